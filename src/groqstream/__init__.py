@@ -1,0 +1,85 @@
+"""groqstream: a lean, fast asyncio SDK for streaming LLM inference.
+
+Groq first, any OpenAI-compatible endpoint too. Every stream measures its own latency
+(TTFT, ITL, TPOT, E2EL) from timestamps taken as the bytes arrive.
+
+    async with groqstream.Client() as client:
+        async with client.stream(prompt="Hello") as s:
+            async for delta in s:
+                print(delta.content, end="")
+        print(s.metrics.ttft_s)
+"""
+
+from ._transport import RetryPolicy, Timeouts
+from ._version import __version__
+from .client import GROQ_BASE_URL, Client, ask
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigError,
+    ConflictError,
+    ConnectTimeout,
+    ContentTypeError,
+    FirstByteTimeout,
+    GroqStreamError,
+    IdleTimeout,
+    InternalServerError,
+    MalformedChunkError,
+    MissingAPIKeyError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProtocolError,
+    RateLimitError,
+    RequestTimeoutError,
+    RequestTooLargeError,
+    StreamInterrupted,
+    TotalTimeout,
+    UnprocessableEntityError,
+)
+from .metrics import StreamMetrics
+from .models import DEFAULT_MODEL
+from .stream import ChatStream
+from .types import Completion, Delta, ToolCall, Usage
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "GROQ_BASE_URL",
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChatStream",
+    "Client",
+    "Completion",
+    "ConfigError",
+    "ConflictError",
+    "ConnectTimeout",
+    "ContentTypeError",
+    "Delta",
+    "FirstByteTimeout",
+    "GroqStreamError",
+    "IdleTimeout",
+    "InternalServerError",
+    "MalformedChunkError",
+    "MissingAPIKeyError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ProtocolError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "RequestTooLargeError",
+    "RetryPolicy",
+    "StreamInterrupted",
+    "StreamMetrics",
+    "Timeouts",
+    "ToolCall",
+    "TotalTimeout",
+    "UnprocessableEntityError",
+    "Usage",
+    "__version__",
+    "ask",
+]

@@ -1,0 +1,343 @@
+"""Sans-IO chunk assembly: SSE events in, `Delta`s out, the final completion accumulated.
+
+`ChunkAssembler` knows the OpenAI `chat.completion.chunk` format and the dialects of Groq,
+vLLM, llama.cpp, Ollama and OpenAI. It never touches a socket or a clock: the caller passes
+the arrival timestamp of the read that brought each batch of events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from .errors import APIStatusError, MalformedChunkError, status_error_class
+from .sse import ServerSentEvent
+from .types import Delta, ToolCall, Usage
+
+__all__ = ["ChunkAssembler", "error_from_payload", "status_for_error_type"]
+
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
+
+# Substrings of an error's `type`/`code` and the HTTP status they stand for, in priority order.
+_ERROR_STATUS: tuple[tuple[str, int], ...] = (
+    ("rate_limit", 429),
+    ("overloaded", 503),
+    ("unavailable", 503),
+    ("capacity", 503),
+    ("timeout", 504),
+    ("server", 500),
+    ("internal", 500),
+    ("api_error", 500),
+    ("auth", 401),
+    ("api_key", 401),
+    ("permission", 403),
+    ("not_found", 404),
+    ("tool_use_failed", 400),
+    ("invalid", 400),
+    ("context_length", 400),
+    ("bad_request", 400),
+)
+
+
+def status_for_error_type(error_type: str | None, code: str | None) -> int:
+    """Map an error object's `type`/`code` (Groq, OpenAI, vLLM) to the HTTP status it means.
+
+    Unknown kinds map to 500, so an unexplained in-stream failure is treated as transient.
+    """
+    for text in (code, error_type):
+        if text == "tokens" or text == "requests":  # Groq's 429 types
+            return 429
+        if text:
+            low = text.lower()
+            for needle, status in _ERROR_STATUS:
+                if needle in low:
+                    return status
+    return 500
+
+
+def error_from_payload(
+    payload: Any,
+    *,
+    status: int | None = None,
+    request_id: str | None = None,
+    retry_after: float | None = None,
+    headers: dict[str, str] | None = None,
+    in_stream: bool = False,
+) -> APIStatusError:
+    """Build the typed error for an error body: `{"error": {"message", "type", "code"}}`.
+
+    With `status` None (an error inside a 200 stream) the status comes from the type/code.
+    """
+    err = payload.get("error", payload) if isinstance(payload, dict) else payload
+    message: str
+    error_type: str | None = None
+    code: str | None = None
+    if isinstance(err, dict):
+        message = str(err.get("message") or err.get("detail") or "error")
+        t, c = err.get("type"), err.get("code")
+        error_type = str(t) if t is not None else None
+        code = str(c) if c is not None else None
+        if status is None:
+            s = err.get("status_code", err.get("status"))
+            if isinstance(s, int) and 400 <= s <= 599:
+                status = s
+    else:
+        message = str(err) if err else "error"
+    if status is None:
+        status = status_for_error_type(error_type, code)
+    cls = status_error_class(status)
+    return cls(
+        message,
+        status=status,
+        body=payload,
+        request_id=request_id,
+        retry_after=retry_after,
+        headers=headers,
+        error_type=error_type,
+        code=code,
+        in_stream=in_stream,
+    )
+
+
+class _ToolCallParts:
+    """Fragments of one tool call being assembled."""
+
+    __slots__ = ("args", "id", "index", "name", "type")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.id = ""
+        self.type = "function"
+        self.name = ""
+        self.args: list[str] = []
+
+
+class ChunkAssembler:
+    """Turns decoded SSE events into `Delta`s and accumulates the whole completion.
+
+    Feed it with `feed(events, arrived_ns)`. After the stream, read `text`, `reasoning`,
+    `tool_calls`, `finish_reason`, `usage`, `request_id`; `output_ns` holds the arrival
+    stamp of every chunk that carried output (content, reasoning or tool-call text), which
+    is what the latency metrics are computed from.
+    """
+
+    __slots__ = (
+        "_content",
+        "_reasoning",
+        "_timings",
+        "_tools",
+        "_usage",
+        "_usage_obj",
+        "_xgroq_usage",
+        "chunks",
+        "completion_id",
+        "done",
+        "error",
+        "finish_reasons",
+        "model",
+        "output_ns",
+        "request_id",
+        "system_fingerprint",
+    )
+
+    def __init__(self) -> None:
+        self.done = False  # `[DONE]` seen
+        self.error: MalformedChunkError | APIStatusError | None = None
+        self.chunks = 0  # JSON chunks parsed
+        self.output_ns: list[int] = []
+        self.finish_reasons: dict[int, str] = {}
+        self.request_id: str | None = None
+        self.completion_id: str | None = None
+        self.model: str | None = None
+        self.system_fingerprint: str | None = None
+        self._content: dict[int, list[str]] = {0: []}
+        self._reasoning: dict[int, list[str]] = {}
+        self._tools: dict[tuple[int, int], _ToolCallParts] = {}
+        self._usage: dict[str, Any] | None = None
+        self._xgroq_usage: dict[str, Any] | None = None
+        self._timings: dict[str, Any] | None = None
+        self._usage_obj: Usage | None = None
+
+    # --- the hot path --------------------------------------------------------------------
+
+    def feed(self, events: list[ServerSentEvent], arrived_ns: int) -> list[Delta]:
+        """Process the events of one network read; return the deltas they carry.
+
+        Data that is not a JSON object (`MalformedChunkError`) or an error object sent inside
+        the stream (the typed `APIStatusError`) stops processing: the error is stored in
+        `error`, and the deltas before it are still returned so none is lost.
+        """
+        out: list[Delta] = []
+        try:
+            self._feed(events, arrived_ns, out)
+        except (MalformedChunkError, APIStatusError) as e:
+            self.error = e
+        return out
+
+    def _feed(self, events: list[ServerSentEvent], arrived_ns: int, out: list[Delta]) -> None:
+        for ev in events:
+            data = ev.data
+            if ev.event != "message":
+                if ev.event == "error":
+                    raise self._stream_error(data)
+                if ev.event not in ("chunk", "completion"):
+                    continue  # unknown event types are ignored, as the SSE spec intends
+            if data == "[DONE]":
+                self.done = True
+                continue
+            try:
+                obj = _loads(data)
+            except _JSONDecodeError:
+                raise MalformedChunkError(
+                    f"stream chunk is not valid JSON: {data[:200]!r}", line=data
+                ) from None
+            if type(obj) is not dict:
+                raise MalformedChunkError(
+                    f"stream chunk is not a JSON object: {data[:200]!r}", line=data
+                )
+            self.chunks += 1
+            if self.completion_id is None:
+                self._first_chunk(obj)
+            choices = obj.get("choices")
+            if not choices:
+                if "error" in obj:
+                    raise self._stream_error(obj)
+                self._extras(obj)
+                continue
+            if "usage" in obj or "x_groq" in obj or "timings" in obj:
+                self._extras(obj)
+            carried = False
+            for ch in choices:
+                delta = ch.get("delta")
+                finish = ch.get("finish_reason")
+                if delta:
+                    content = delta.get("content") or ""
+                    reasoning = delta.get("reasoning")
+                    if reasoning is None:
+                        reasoning = delta.get("reasoning_content")
+                    tool_calls = delta.get("tool_calls")
+                elif finish is None:
+                    continue
+                else:
+                    content, reasoning, tool_calls = "", None, None
+                if not (content or reasoning or tool_calls or finish):
+                    continue  # role-only or empty chunk: nothing for the user
+                index = ch.get("index") or 0
+                if content:
+                    parts = self._content.get(index)
+                    if parts is None:
+                        parts = self._content[index] = []
+                    parts.append(content)
+                    carried = True
+                if reasoning:
+                    self._reasoning.setdefault(index, []).append(reasoning)
+                    carried = True
+                else:
+                    reasoning = None
+                if tool_calls:
+                    self._tool_fragments(index, tool_calls)
+                    carried = True
+                if finish:
+                    self.finish_reasons[index] = finish
+                out.append(Delta(content, reasoning, tool_calls, finish, index, arrived_ns))
+            if carried:
+                self.output_ns.append(arrived_ns)
+
+    # --- rarer paths ---------------------------------------------------------------------
+
+    def _first_chunk(self, obj: dict[str, Any]) -> None:
+        cid = obj.get("id")
+        self.completion_id = cid if isinstance(cid, str) else ""
+        model = obj.get("model")
+        self.model = model if isinstance(model, str) else None
+        fp = obj.get("system_fingerprint")
+        self.system_fingerprint = fp if isinstance(fp, str) else None
+
+    def _extras(self, obj: dict[str, Any]) -> None:
+        """Pick up `x_groq` (id, usage), top-level `usage` and llama.cpp `timings`."""
+        xg = obj.get("x_groq")
+        if isinstance(xg, dict):
+            rid = xg.get("id")
+            if isinstance(rid, str) and self.request_id is None:
+                self.request_id = rid
+            u = xg.get("usage")
+            if isinstance(u, dict):
+                self._xgroq_usage = u
+                self._usage_obj = None
+        u = obj.get("usage")
+        if isinstance(u, dict):
+            self._usage = u
+            self._usage_obj = None
+        t = obj.get("timings")
+        if isinstance(t, dict):
+            self._timings = t
+            self._usage_obj = None
+
+    def _tool_fragments(self, index: int, fragments: list[dict[str, Any]]) -> None:
+        for frag in fragments:
+            ti = frag.get("index", 0)
+            key = (index, ti if isinstance(ti, int) else 0)
+            parts = self._tools.get(key)
+            if parts is None:
+                parts = self._tools[key] = _ToolCallParts(key[1])
+            if frag.get("id"):
+                parts.id = str(frag["id"])
+            if frag.get("type"):
+                parts.type = str(frag["type"])
+            fn = frag.get("function")
+            if isinstance(fn, dict):
+                if fn.get("name"):
+                    parts.name += str(fn["name"])
+                if fn.get("arguments"):
+                    parts.args.append(str(fn["arguments"]))
+
+    def _stream_error(self, data: Any) -> APIStatusError:
+        payload = data
+        if isinstance(data, str):
+            try:
+                payload = _loads(data)
+            except _JSONDecodeError:
+                payload = {"error": {"message": data}}
+        err = error_from_payload(payload, in_stream=True)
+        err.request_id = self.request_id
+        return err
+
+    # --- results -------------------------------------------------------------------------
+
+    @property
+    def complete(self) -> bool:
+        """True once the stream said it was finished (`[DONE]` or a finish reason)."""
+        return self.done or bool(self.finish_reasons)
+
+    def text(self, index: int = 0) -> str:
+        """All content text received so far for a choice."""
+        return "".join(self._content.get(index, ()))
+
+    def reasoning(self, index: int = 0) -> str | None:
+        """All reasoning text received so far for a choice, or None if there was none."""
+        parts = self._reasoning.get(index)
+        return "".join(parts) if parts else None
+
+    def tool_calls(self, index: int = 0) -> list[ToolCall]:
+        """The tool calls of a choice, assembled from their fragments, in tool index order."""
+        calls = [p for (ci, _), p in self._tools.items() if ci == index]
+        calls.sort(key=lambda p: p.index)
+        return [ToolCall(p.id, p.name, "".join(p.args), p.type, p.index) for p in calls]
+
+    @property
+    def finish_reason(self) -> str | None:
+        """The finish reason of choice 0 (or of any choice if 0 has none)."""
+        fr = self.finish_reasons
+        return fr.get(0) or next(iter(fr.values()), None)
+
+    @property
+    def usage(self) -> Usage | None:
+        """Usage from `x_groq.usage` first, else the top-level `usage`, else None."""
+        if self._usage_obj is None:
+            raw = self._xgroq_usage or self._usage
+            if raw is None and self._timings is None:
+                return None
+            self._usage_obj = Usage.from_dict(raw or {}, self._timings)
+        return self._usage_obj

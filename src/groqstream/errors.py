@@ -1,0 +1,268 @@
+"""The exception hierarchy: every error groqstream raises is a `GroqStreamError`.
+
+Errors are plain values built from what the server said (status, body, request id,
+retry-after). None of them ever holds or prints the API key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigError",
+    "ConflictError",
+    "ConnectTimeout",
+    "ContentTypeError",
+    "FirstByteTimeout",
+    "GroqStreamError",
+    "IdleTimeout",
+    "InternalServerError",
+    "MalformedChunkError",
+    "MissingAPIKeyError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ProtocolError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "RequestTooLargeError",
+    "StreamInterrupted",
+    "TotalTimeout",
+    "UnprocessableEntityError",
+    "status_error_class",
+]
+
+_SNIPPET = 500
+
+
+def _snippet(text: str, limit: int = _SNIPPET) -> str:
+    """Shorten a body for an error message, keeping its start."""
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+class GroqStreamError(Exception):
+    """Root of every error groqstream raises.
+
+    `partial_text` / `partial_reasoning` hold what a stream had delivered when it failed
+    (empty when nothing had arrived), so no received token is ever silently lost.
+    """
+
+    retryable: bool = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.partial_text = ""
+        self.partial_reasoning = ""
+        self.request_id: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """A short stable name for reports: the class name."""
+        return type(self).__name__
+
+
+class ConfigError(GroqStreamError, ValueError):
+    """The client was configured in a way that cannot work."""
+
+
+class MissingAPIKeyError(ConfigError):
+    """No API key was given and `GROQ_API_KEY` is not set."""
+
+
+# --- connection and timeouts ---------------------------------------------------------------
+
+
+class APIConnectionError(GroqStreamError):
+    """The server could not be reached, or the connection broke before a response."""
+
+    retryable = True
+
+
+class APITimeoutError(APIConnectionError):
+    """A configured timeout ran out (see `Timeouts`)."""
+
+    def __init__(self, message: str, *, timeout: float | None = None) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+
+
+class ConnectTimeout(APITimeoutError):
+    """Opening the TCP/TLS connection took longer than `Timeouts.connect`."""
+
+
+class FirstByteTimeout(APITimeoutError):
+    """No response (or no first event) within `Timeouts.first_byte` of sending the request."""
+
+
+class IdleTimeout(APITimeoutError):
+    """No data event for `Timeouts.idle` seconds in the middle of a stream.
+
+    Keep-alive comments (`: ping`) do not count as data, so they cannot hide a stall.
+    """
+
+
+class TotalTimeout(APITimeoutError):
+    """The whole request took longer than `Timeouts.total`; never retried."""
+
+    retryable = False
+
+
+class StreamInterrupted(APIConnectionError):
+    """The connection ended before the stream was complete.
+
+    `partial_text` carries the text received so far; `cause` the underlying error, if any.
+    """
+
+    def __init__(
+        self, message: str, *, partial_text: str = "", partial_reasoning: str = "", chunks: int = 0
+    ) -> None:
+        super().__init__(message)
+        self.partial_text = partial_text
+        self.partial_reasoning = partial_reasoning
+        self.chunks = chunks
+
+
+# --- HTTP status --------------------------------------------------------------------------
+
+
+class APIStatusError(GroqStreamError):
+    """The server answered with an error status, or sent an error object inside a stream.
+
+    `status` is the HTTP status (or the status an in-stream error maps to), `body` the parsed
+    JSON or text body, `retry_after` the server's requested wait in seconds, if it gave one.
+    """
+
+    status: int = 0
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        body: Any = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        error_type: str | None = None,
+        code: str | None = None,
+        in_stream: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+        self.request_id = request_id
+        self.retry_after = retry_after
+        self.headers: dict[str, str] = dict(headers or {})
+        self.error_type = error_type
+        self.code = code
+        self.in_stream = in_stream
+
+    def __str__(self) -> str:
+        where = " (in stream)" if self.in_stream else ""
+        rid = f" [request {self.request_id}]" if self.request_id else ""
+        return f"{self.status}{where}: {self.message}{rid}"
+
+
+class BadRequestError(APIStatusError):
+    """400: the request was invalid (also Groq's `tool_use_failed`)."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing, wrong or revoked."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key may not use this model or endpoint."""
+
+
+class NotFoundError(APIStatusError):
+    """404: unknown model or path (check `base_url` ends in `/v1`)."""
+
+
+class RequestTimeoutError(APIStatusError):
+    """408: the server timed the request out; retried."""
+
+    retryable = True
+
+
+class ConflictError(APIStatusError):
+    """409: a conflicting request; retried."""
+
+    retryable = True
+
+
+class RequestTooLargeError(APIStatusError):
+    """413: the request body (prompt) is too large."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request was well-formed but could not be processed."""
+
+
+class RateLimitError(APIStatusError):
+    """429: a rate limit was hit; `retry_after` says when to come back."""
+
+    retryable = True
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the server failed or is overloaded; retried."""
+
+    retryable = True
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    408: RequestTimeoutError,
+    409: ConflictError,
+    413: RequestTooLargeError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status: int) -> type[APIStatusError]:
+    """The `APIStatusError` subclass for an HTTP status."""
+    if status >= 500:
+        return InternalServerError
+    return _BY_STATUS.get(status, APIStatusError)
+
+
+# --- protocol -----------------------------------------------------------------------------
+
+
+class ProtocolError(GroqStreamError):
+    """The server's reply did not follow the protocol (SSE framing, JSON, content type)."""
+
+
+class ContentTypeError(ProtocolError):
+    """A successful status but not an event stream (or not JSON): e.g. a proxy's HTML page."""
+
+    def __init__(self, message: str, *, status: int, content_type: str, body: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.content_type = content_type
+        self.body = body
+
+
+class MalformedChunkError(ProtocolError):
+    """A stream event's data was not valid JSON (or not a chunk object); `line` holds it."""
+
+    def __init__(self, message: str, *, line: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def body_snippet(text: str) -> str:
+    """Public helper for error messages that quote a response body."""
+    return _snippet(text)

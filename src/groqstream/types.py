@@ -1,0 +1,151 @@
+"""The plain value objects users get back: `Delta`, `ToolCall`, `Usage`, `Completion`.
+
+All are slotted and cheap to build: a `Delta` is made for every token chunk on the hot path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+__all__ = ["Completion", "Delta", "ToolCall", "Usage"]
+
+
+class Delta:
+    """One choice's increment from one stream chunk.
+
+    `content` is the new text ("" if none), `reasoning` the new reasoning text (or None),
+    `tool_calls` the raw tool-call fragments of this chunk (or None), `finish_reason` set on
+    the choice's last chunk, `index` the choice, and `arrived_ns` the `time.perf_counter_ns()`
+    of the network read that brought the bytes.
+    """
+
+    __slots__ = ("arrived_ns", "content", "finish_reason", "index", "reasoning", "tool_calls")
+
+    def __init__(
+        self,
+        content: str = "",
+        reasoning: str | None = None,
+        tool_calls: list[dict[str, Any]] | None = None,
+        finish_reason: str | None = None,
+        index: int = 0,
+        arrived_ns: int = 0,
+    ) -> None:
+        self.content = content
+        self.reasoning = reasoning
+        self.tool_calls = tool_calls
+        self.finish_reason = finish_reason
+        self.index = index
+        self.arrived_ns = arrived_ns
+
+    def __repr__(self) -> str:
+        parts = [f"content={self.content!r}"]
+        if self.reasoning is not None:
+            parts.append(f"reasoning={self.reasoning!r}")
+        if self.tool_calls is not None:
+            parts.append(f"tool_calls={self.tool_calls!r}")
+        if self.finish_reason is not None:
+            parts.append(f"finish_reason={self.finish_reason!r}")
+        if self.index:
+            parts.append(f"index={self.index}")
+        return f"Delta({', '.join(parts)})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Delta):
+            return NotImplemented
+        return (
+            self.content == other.content
+            and self.reasoning == other.reasoning
+            and self.tool_calls == other.tool_calls
+            and self.finish_reason == other.finish_reason
+            and self.index == other.index
+            and self.arrived_ns == other.arrived_ns
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """A complete tool call, assembled from a stream's fragments (or a full reply)."""
+
+    id: str
+    name: str
+    arguments: str
+    type: str = "function"
+    index: int = 0
+
+    def parsed_arguments(self) -> Any:
+        """The arguments decoded from JSON (raises `orjson.JSONDecodeError` if invalid)."""
+        return orjson.loads(self.arguments) if self.arguments else {}
+
+
+def _f(d: dict[str, Any], key: str) -> float | None:
+    v = d.get(key)
+    return float(v) if isinstance(v, (int, float)) else None
+
+
+def _i(d: dict[str, Any], key: str) -> int | None:
+    v = d.get(key)
+    return int(v) if isinstance(v, (int, float)) else None
+
+
+@dataclass(slots=True, frozen=True)
+class Usage:
+    """Token counts, and the server's own timings in seconds when it reports them.
+
+    Groq's `x_groq.usage` gives queue, prompt, completion and total times; llama.cpp's
+    `timings` give prompt and completion times; other servers give counts only.
+    """
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    queue_time: float | None = None
+    prompt_time: float | None = None
+    completion_time: float | None = None
+    total_time: float | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], timings: dict[str, Any] | None = None) -> Usage:
+        """Build from an OpenAI/Groq `usage` object (plus llama.cpp `timings` if given)."""
+        details = d.get("completion_tokens_details")
+        reasoning = _i(details, "reasoning_tokens") if isinstance(details, dict) else None
+        prompt_time = _f(d, "prompt_time")
+        completion_time = _f(d, "completion_time")
+        if timings:
+            if prompt_time is None and (ms := _f(timings, "prompt_ms")) is not None:
+                prompt_time = ms / 1000
+            if completion_time is None and (ms := _f(timings, "predicted_ms")) is not None:
+                completion_time = ms / 1000
+        return cls(
+            prompt_tokens=_i(d, "prompt_tokens"),
+            completion_tokens=_i(d, "completion_tokens"),
+            total_tokens=_i(d, "total_tokens"),
+            reasoning_tokens=reasoning,
+            queue_time=_f(d, "queue_time"),
+            prompt_time=prompt_time,
+            completion_time=completion_time,
+            total_time=_f(d, "total_time"),
+            raw=d,
+        )
+
+
+@dataclass(slots=True)
+class Completion:
+    """The result of a non-streaming call (`Client.complete`)."""
+
+    text: str
+    reasoning: str | None
+    finish_reason: str | None
+    usage: Usage | None
+    request_id: str | None
+    model: str | None
+    e2el_s: float
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    attempts: int = 1

@@ -1,0 +1,184 @@
+"""Streaming against the simulated server over real loopback sockets: the happy paths."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+
+import pytest
+
+from groqstream import Client, Delta, Timeouts
+from groqstream.testing import SimulatedServer
+
+
+async def test_deltas_and_final_text(client: Client, server: SimulatedServer) -> None:
+    deltas: list[Delta] = []
+    async with client.stream(model="moonshotai/kimi-k2-instruct", prompt="Say hello") as s:
+        async for d in s:
+            deltas.append(d)
+    assert s.finished
+    assert "".join(d.content for d in deltas) == s.text
+    assert len(s.text.split()) == 24
+    assert deltas[-1].finish_reason == "stop" and s.finish_reason == "stop"
+    assert all(d.reasoning is None for d in deltas)
+    # every delta is stamped with the read that brought it, in order
+    stamps = [d.arrived_ns for d in deltas]
+    assert stamps == sorted(stamps) and stamps[0] > 0
+    assert server.stats.streams_completed == 1
+
+
+async def test_same_prompt_same_text(client: Client) -> None:
+    texts = []
+    for _ in range(2):
+        async with client.stream(prompt="determinism please") as s:
+            await s.until_done()
+        texts.append(s.text)
+    assert texts[0] == texts[1] and texts[0]
+
+
+async def test_reasoning_deltas_come_first(client: Client) -> None:
+    kinds = []
+    async with client.stream(model="openai/gpt-oss-20b", prompt="Think first") as s:
+        async for d in s:
+            kinds.append("r" if d.reasoning else "c" if d.content else "-")
+    joined = "".join(kinds).rstrip("-")
+    assert joined.startswith("r") and "c" in joined
+    assert "rc" in joined and "cr" not in joined  # all reasoning before any content
+    assert s.reasoning and s.text
+    assert s.usage is not None
+    assert s.usage.completion_tokens == s.metrics.output_tokens
+    assert s.metrics.chunks == joined.count("r") + joined.count("c")
+
+
+async def test_tool_call_assembly(client: Client) -> None:
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"location": {"type": "string"}, "unit": {"type": "string"}},
+                },
+            },
+        }
+    ]
+    async with client.stream(prompt="Weather in Paris?", tools=tools) as s:
+        fragments = [d.tool_calls async for d in s if d.tool_calls]
+    assert len(fragments) > 1  # the arguments really came in pieces
+    assert s.finish_reason == "tool_calls"
+    [call] = s.tool_calls
+    assert call.name == "get_weather" and call.id.startswith("call_")
+    assert isinstance(call.parsed_arguments(), dict)
+
+
+async def test_usage_x_groq_and_request_id(client: Client, server: SimulatedServer) -> None:
+    async with client.stream(prompt="usage please", max_tokens=10) as s:
+        await s.until_done()
+    assert s.finish_reason == "length"
+    assert s.request_id is not None and s.request_id.startswith("req_")
+    assert s.request_id == s.headers.get("x-request-id")
+    u = s.usage
+    assert u is not None
+    assert u.completion_tokens is not None and u.completion_tokens >= 10
+    assert u.queue_time is not None and u.completion_time is not None and u.total_time is not None
+    m = s.metrics
+    assert m.server_completion_s == u.completion_time
+    assert m.prompt_tokens == u.prompt_tokens
+    # parameters pass through untouched; usage is asked for by default
+    body = server.requests[-1].body
+    assert body["max_tokens"] == 10
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+
+
+async def test_messages_and_system_short_form(client: Client, server: SimulatedServer) -> None:
+    async with client.stream(prompt="hi", system="be brief", temperature=0.2) as s:
+        await s.until_done()
+    body = server.requests[-1].body
+    assert body["messages"] == [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "hi"},
+    ]
+    assert body["temperature"] == 0.2
+
+
+async def test_metrics_match_server_pacing_at_concurrency_one() -> None:
+    ttft, tps = 0.080, 200.0
+    async with (
+        SimulatedServer(ttft=ttft, tokens_per_second=tps, output_tokens=30) as server,
+        Client(base_url=server.base_url) as client,
+    ):
+        async with client.stream(model="moonshotai/kimi-k2-instruct", prompt="warm up") as s:
+            await s.until_done()  # the first request pays for the TCP connect
+        errors = []
+        itl_means = []
+        for i in range(5):
+            async with client.stream(model="moonshotai/kimi-k2-instruct", prompt=f"p{i}") as s:
+                await s.until_done()
+            m = s.metrics
+            assert m.ttft_s is not None
+            errors.append(abs(m.ttft_s - ttft))
+            itl_means.append(statistics.mean(m.itl_s))
+    assert max(errors) < 0.005, errors  # TTFT within 5 ms of the configured value
+    assert statistics.mean(itl_means) == pytest.approx(1 / tps, abs=0.001)
+    assert m.output_tokens == 30
+    assert m.tpot_s == pytest.approx(1 / tps, abs=0.001)
+    assert m.output_tokens_per_s == pytest.approx(tps * 30 / 29, rel=0.1)
+
+
+async def test_complete_non_streaming(client: Client) -> None:
+    c = await client.complete(model="openai/gpt-oss-20b", prompt="one shot")
+    assert c.text and c.reasoning
+    assert c.finish_reason == "stop"
+    assert c.usage is not None and c.usage.completion_tokens
+    assert c.request_id and c.request_id.startswith("req_")
+    assert c.e2el_s > 0
+
+
+async def test_ask_one_liner(server: SimulatedServer) -> None:
+    import groqstream
+
+    text = await groqstream.ask("hello there", base_url=server.base_url, model="m")
+    async with Client(base_url=server.base_url) as c, c.stream(model="m", prompt="hello there") as s:
+        await s.until_done()
+    assert text == s.text
+
+
+async def test_hundred_sequential_streams_use_one_connection(
+    client: Client, server: SimulatedServer
+) -> None:
+    for i in range(100):
+        async with client.stream(model="m", prompt=f"q{i}", max_tokens=3) as s:
+            async for _ in s:
+                pass
+        assert s.finished
+    assert server.stats.connections_total == 1
+    assert server.stats.streams_completed == 100
+
+
+async def test_breaking_out_early_still_returns_connection_when_finish_seen(
+    client: Client, server: SimulatedServer
+) -> None:
+    """A consumer that stops at the finish delta leaves a reusable connection."""
+    for i in range(5):
+        async with client.stream(model="m", prompt=f"x{i}", max_tokens=2) as s:
+            async for d in s:
+                if d.finish_reason:
+                    break
+    assert server.stats.connections_total == 1
+
+
+async def test_concurrent_streams_share_the_pool(client: Client, server: SimulatedServer) -> None:
+    async def one(i: int) -> str:
+        async with client.stream(model="m", prompt=f"c{i}") as s:
+            await s.until_done()
+        return s.text
+
+    texts = await asyncio.gather(*(one(i) for i in range(50)))
+    assert len(set(texts)) == 50
+    assert server.stats.streams_peak == 50
+
+
+async def test_timeouts_accept_a_float_total() -> None:
+    c = Client(base_url="http://127.0.0.1:9/v1", timeout=12.5)
+    assert c.timeouts == Timeouts(total=12.5)
