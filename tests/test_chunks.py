@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 import pytest
+from groqstream.sse import ServerSentEvent
 
 from groqstream import (
     BadRequestError,
@@ -14,7 +15,6 @@ from groqstream import (
     RateLimitError,
 )
 from groqstream.chunks import ChunkAssembler, status_for_error_type
-from groqstream.sse import ServerSentEvent
 
 
 def ev(obj: Any, event: str = "message") -> ServerSentEvent:
@@ -61,7 +61,12 @@ def test_groq_stream_assembles_text_usage_and_request_id() -> None:
     assert asm.output_ns == [100, 100]
     u = asm.usage
     assert u is not None
-    assert (u.prompt_tokens, u.completion_tokens, u.queue_time, u.total_time) == (10, 3, 0.01, 0.032)
+    assert (u.prompt_tokens, u.completion_tokens, u.queue_time, u.total_time) == (
+        10,
+        3,
+        0.01,
+        0.032,
+    )
 
 
 def test_reasoning_and_reasoning_content_are_both_read() -> None:
@@ -83,8 +88,18 @@ def test_reasoning_and_reasoning_content_are_both_read() -> None:
 def test_tool_call_fragments_are_assembled_per_index() -> None:
     asm = ChunkAssembler()
     frag = [
-        {"index": 0, "id": "call_a", "type": "function", "function": {"name": "get", "arguments": ""}},
-        {"index": 1, "id": "call_b", "type": "function", "function": {"name": "put", "arguments": ""}},
+        {
+            "index": 0,
+            "id": "call_a",
+            "type": "function",
+            "function": {"name": "get", "arguments": ""},
+        },
+        {
+            "index": 1,
+            "id": "call_b",
+            "type": "function",
+            "function": {"name": "put", "arguments": ""},
+        },
     ]
     asm.feed([ev(chunk({"tool_calls": frag}))], 1)
     asm.feed([ev(chunk({"tool_calls": [{"index": 1, "function": {"arguments": '{"x"'}}]}))], 2)
@@ -108,7 +123,13 @@ def test_openai_compatible_dialect_quirks() -> None:
             ev(chunk({"role": "assistant", "content": None})),
             ev(chunk({"content": "x"})),
             ev(chunk({}, "stop", timings={"prompt_ms": 4.0, "predicted_ms": 20.0})),
-            ev({"id": "c", "choices": [{"index": 0, "delta": {}}], "usage": {"completion_tokens": 1}}),
+            ev(
+                {
+                    "id": "c",
+                    "choices": [{"index": 0, "delta": {}}],
+                    "usage": {"completion_tokens": 1},
+                }
+            ),
         ],
         9,
     )
@@ -145,9 +166,30 @@ def test_non_object_json_is_malformed() -> None:
 @pytest.mark.parametrize(
     ("payload", "event", "cls", "status"),
     [
-        ({"error": {"message": "slow down", "type": "tokens", "code": "rate_limit_exceeded"}}, "message", RateLimitError, 429),
-        ({"error": {"message": "busy", "type": "overloaded_error"}}, "message", InternalServerError, 503),
-        ({"error": {"message": "bad tool", "type": "invalid_request_error", "code": "tool_use_failed"}}, "message", BadRequestError, 400),
+        (
+            {"error": {"message": "slow down", "type": "tokens", "code": "rate_limit_exceeded"}},
+            "message",
+            RateLimitError,
+            429,
+        ),
+        (
+            {"error": {"message": "busy", "type": "overloaded_error"}},
+            "message",
+            InternalServerError,
+            503,
+        ),
+        (
+            {
+                "error": {
+                    "message": "bad tool",
+                    "type": "invalid_request_error",
+                    "code": "tool_use_failed",
+                }
+            },
+            "message",
+            BadRequestError,
+            400,
+        ),
         ({"message": "boom", "type": "internal_server_error"}, "error", InternalServerError, 500),
     ],
 )
@@ -171,15 +213,31 @@ def test_status_for_error_type_defaults_to_transient() -> None:
 
 def test_unknown_event_types_are_ignored() -> None:
     asm = ChunkAssembler()
-    assert asm.feed([ev({"anything": 1}, "heartbeat"), ev(chunk({"content": "z"}))], 1)[0].content == "z"
+    assert (
+        asm.feed([ev({"anything": 1}, "heartbeat"), ev(chunk({"content": "z"}))], 1)[0].content
+        == "z"
+    )
 
 
 def test_multiple_choices_are_kept_apart() -> None:
     asm = ChunkAssembler()
     asm.feed(
         [
-            ev({"id": "c", "choices": [{"index": 0, "delta": {"content": "a"}}, {"index": 1, "delta": {"content": "b"}}]}),
-            ev({"id": "c", "choices": [{"index": 1, "delta": {"content": "c"}, "finish_reason": "stop"}]}),
+            ev(
+                {
+                    "id": "c",
+                    "choices": [
+                        {"index": 0, "delta": {"content": "a"}},
+                        {"index": 1, "delta": {"content": "b"}},
+                    ],
+                }
+            ),
+            ev(
+                {
+                    "id": "c",
+                    "choices": [{"index": 1, "delta": {"content": "c"}, "finish_reason": "stop"}],
+                }
+            ),
         ],
         1,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import anyio
 
@@ -52,10 +53,8 @@ async def test_cancelled_consumer_closes_the_connection() -> None:
             task = asyncio.create_task(consume())
             await asyncio.sleep(0.2)
             task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
             assert got  # it was mid-stream
             await server.wait_idle(timeout=2.0)
             assert server.stats.streams_cancelled == 1

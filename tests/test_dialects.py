@@ -13,7 +13,9 @@ from groqstream.testing import DIALECTS, Fault, SimulatedServer
 @pytest.mark.parametrize("dialect", ["groq", "openai", "vllm", "llamacpp", "ollama"])
 async def test_each_dialect_streams_text_usage_and_metrics(dialect: str) -> None:
     async with (
-        SimulatedServer(dialect=dialect, ttft=0.005, tokens_per_second=2000, output_tokens=12) as srv,
+        SimulatedServer(
+            dialect=dialect, ttft=0.005, tokens_per_second=2000, output_tokens=12
+        ) as srv,
         Client(base_url=srv.base_url) as client,
     ):
         async with client.stream(model="openai/gpt-oss-20b", prompt="hi") as s:

@@ -101,8 +101,12 @@ async def test_error_object_inside_the_stream(
     client: Client, server: SimulatedServer, as_event: bool
 ) -> None:
     server.faults.append(
-        Fault.stream_error(after_chunks=2, error_type="invalid_request_error",
-                           code="tool_use_failed", as_event=as_event)
+        Fault.stream_error(
+            after_chunks=2,
+            error_type="invalid_request_error",
+            code="tool_use_failed",
+            as_event=as_event,
+        )
     )
     with pytest.raises(BadRequestError) as info:
         await drain(client)
@@ -205,8 +209,9 @@ async def test_retry_after_ms_is_honoured(server: SimulatedServer) -> None:
 
 
 async def test_in_stream_rate_limit_before_first_delta_is_retried(server: SimulatedServer) -> None:
-    server.faults.append(Fault.stream_error(after_chunks=0, error_type="tokens",
-                                            code="rate_limit_exceeded"))
+    server.faults.append(
+        Fault.stream_error(after_chunks=0, error_type="tokens", code="rate_limit_exceeded")
+    )
     async with Client(base_url=server.base_url) as client:
         async with client.stream(model="m", prompt="hi") as s:
             await s.until_done()
@@ -252,7 +257,9 @@ def test_base_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Client().base_url == "http://127.0.0.1:1234/v1"
 
 
-async def test_api_key_never_leaks(server: SimulatedServer, caplog: pytest.LogCaptureFixture) -> None:
+async def test_api_key_never_leaks(
+    server: SimulatedServer, caplog: pytest.LogCaptureFixture
+) -> None:
     import logging
 
     caplog.set_level(logging.DEBUG)
@@ -262,8 +269,14 @@ async def test_api_key_never_leaks(server: SimulatedServer, caplog: pytest.LogCa
         with pytest.raises(AuthenticationError) as info:
             await drain(client)
         assert srv.requests[-1].headers.get("Authorization") == "<redacted>"
-    texts = [repr(client), str(info.value), repr(info.value), repr(info.value.body),
-             repr(info.value.headers), caplog.text]
+    texts = [
+        repr(client),
+        str(info.value),
+        repr(info.value),
+        repr(info.value.body),
+        repr(info.value.headers),
+        caplog.text,
+    ]
     assert all(SECRET not in t for t in texts)
     assert all("SUPERSECRET" not in t for t in texts)
 
@@ -276,6 +289,12 @@ async def test_key_is_sent_as_bearer(server: SimulatedServer) -> None:
 
 
 def test_every_error_is_a_groqstream_error() -> None:
-    for cls in (StreamInterrupted, IdleTimeout, ContentTypeError, MalformedChunkError,
-                RateLimitError, MissingAPIKeyError):
+    for cls in (
+        StreamInterrupted,
+        IdleTimeout,
+        ContentTypeError,
+        MalformedChunkError,
+        RateLimitError,
+        MissingAPIKeyError,
+    ):
         assert issubclass(cls, GroqStreamError)

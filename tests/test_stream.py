@@ -139,7 +139,10 @@ async def test_ask_one_liner(server: SimulatedServer) -> None:
     import groqstream
 
     text = await groqstream.ask("hello there", base_url=server.base_url, model="m")
-    async with Client(base_url=server.base_url) as c, c.stream(model="m", prompt="hello there") as s:
+    async with (
+        Client(base_url=server.base_url) as c,
+        c.stream(model="m", prompt="hello there") as s,
+    ):
         await s.until_done()
     assert text == s.text
 

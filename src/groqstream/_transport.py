@@ -73,10 +73,10 @@ class RetryPolicy:
         """Seconds to wait before retry number `attempt` (1-based), or None to give up."""
         if not error.retryable or attempt > self.max_retries:
             return None
-        retry_after = getattr(error, "retry_after", None)
+        retry_after: float | None = getattr(error, "retry_after", None)
         if retry_after is not None:
             return retry_after if retry_after <= self.max_retry_after else None
-        base = min(self.cap, self.initial * 2 ** (attempt - 1))
+        base = min(self.cap, self.initial * 2.0 ** (attempt - 1))
         return base * (1 - self.jitter * random.random())
 
 

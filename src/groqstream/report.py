@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from ._stats import mean, percentile, std
 from .metrics import StreamMetrics
 
-__all__ = ["Distribution", "LatencyReport", "SLO"]
+__all__ = ["SLO", "Distribution", "LatencyReport"]
 
 PERCENTILES = (50, 90, 95, 99)
 LOOP_LAG_WARN_S = 0.010
@@ -64,6 +64,7 @@ class Distribution:
 
     def ms_fields(self, name: str) -> dict[str, float | None]:
         """vLLM-style fields in milliseconds: `mean_ttft_ms`, `median_ttft_ms`, `p99_ttft_ms`…"""
+
         def ms(x: float) -> float | None:
             return None if math.isnan(x) else x * 1000
 
@@ -244,7 +245,11 @@ class LatencyReport:
             ),
             "goodput_slo_ms": {
                 k: v * 1000
-                for k, v in (("ttft", self.slo.ttft), ("tpot", self.slo.tpot), ("e2el", self.slo.e2el))
+                for k, v in (
+                    ("ttft", self.slo.ttft),
+                    ("tpot", self.slo.tpot),
+                    ("e2el", self.slo.e2el),
+                )
                 if v is not None
             },
         }
@@ -262,7 +267,8 @@ class LatencyReport:
         rows = [
             "| requests | ok | failed | duration | req/s | output tok/s |"
             + (" goodput req/s |" if self.request_goodput is not None else ""),
-            "|---:|---:|---:|---:|---:|---:|" + ("---:|" if self.request_goodput is not None else ""),
+            "|---:|---:|---:|---:|---:|---:|"
+            + ("---:|" if self.request_goodput is not None else ""),
             f"| {self.count} | {self.completed} | {self.failed} | {self.duration_s:.2f} s "
             f"| {self.request_throughput:.1f} | {self.output_throughput:,.0f} |"
             + (f" {self.request_goodput:.1f} |" if self.request_goodput is not None else ""),
@@ -281,11 +287,23 @@ class LatencyReport:
         for label, dist in named:
             if dist is None or dist.count == 0:
                 continue
-            cells = [dist.mean, dist.std, dist.min, dist.p50, dist.p90, dist.p95, dist.p99, dist.max]
+            cells = [
+                dist.mean,
+                dist.std,
+                dist.min,
+                dist.p50,
+                dist.p90,
+                dist.p95,
+                dist.p99,
+                dist.max,
+            ]
             rows.append(f"| {label} | " + " | ".join(f"{c * 1000:.2f}" for c in cells) + " |")
         if self.failures_by_kind:
-            rows += ["", "Failures: " + ", ".join(
-                f"{k} × {v}" for k, v in sorted(self.failures_by_kind.items()))]
+            rows += [
+                "",
+                "Failures: "
+                + ", ".join(f"{k} × {v}" for k, v in sorted(self.failures_by_kind.items())),
+            ]
         rows += [f"\n> warning: {w}" for w in self.warnings() if "failed" not in w]
         return "\n".join(rows)
 
