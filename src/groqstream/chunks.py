@@ -7,6 +7,7 @@ the arrival timestamp of the read that brought each batch of events.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -16,6 +17,11 @@ from .sse import ServerSentEvent
 from .types import Delta, ToolCall, Usage
 
 __all__ = ["ChunkAssembler", "error_from_payload", "status_for_error_type"]
+
+
+def _malformed(why: str, data: str | bytes) -> MalformedChunkError:
+    line = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    return MalformedChunkError(f"stream chunk is {why}: {line[:200]!r}", line=line)
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
@@ -162,12 +168,13 @@ class ChunkAssembler:
 
     # --- the hot path --------------------------------------------------------------------
 
-    def feed(self, events: list[ServerSentEvent], arrived_ns: int) -> list[Delta]:
+    def feed(self, events: Sequence[ServerSentEvent | bytes], arrived_ns: int) -> list[Delta]:
         """Process the events of one network read; return the deltas they carry.
 
-        Data that is not a JSON object (`MalformedChunkError`) or an error object sent inside
-        the stream (the typed `APIStatusError`) stops processing: the error is stored in
-        `error`, and the deltas before it are still returned so none is lost.
+        An item may be a `ServerSentEvent` or, from `SSEDecoder.feed_payloads`, the raw bytes
+        of a plain `data:` event. Data that is not a JSON object (`MalformedChunkError`) or an
+        error object sent inside the stream (the typed `APIStatusError`) stops processing: the
+        error is stored in `error`, and the deltas before it are still returned.
         """
         out: list[Delta] = []
         try:
@@ -176,74 +183,97 @@ class ChunkAssembler:
             self.error = e
         return out
 
-    def _feed(self, events: list[ServerSentEvent], arrived_ns: int, out: list[Delta]) -> None:
-        for ev in events:
-            data = ev.data
-            if ev.event != "message":
-                if ev.event == "error":
-                    raise self._stream_error(data)
-                if ev.event not in ("chunk", "completion"):
-                    continue  # unknown event types are ignored, as the SSE spec intends
-            if data == "[DONE]":
-                self.done = True
-                continue
-            try:
-                obj = _loads(data)
-            except _JSONDecodeError:
-                raise MalformedChunkError(
-                    f"stream chunk is not valid JSON: {data[:200]!r}", line=data
-                ) from None
-            if type(obj) is not dict:
-                raise MalformedChunkError(
-                    f"stream chunk is not a JSON object: {data[:200]!r}", line=data
-                )
-            self.chunks += 1
-            if self.completion_id is None:
-                self._first_chunk(obj)
-            choices = obj.get("choices")
-            if not choices:
-                if "error" in obj:
-                    raise self._stream_error(obj)
-                self._extras(obj)
-                continue
-            if "usage" in obj or "x_groq" in obj or "timings" in obj:
-                self._extras(obj)
-            carried = False
-            for ch in choices:
-                delta = ch.get("delta")
-                finish = ch.get("finish_reason")
-                if delta:
-                    content = delta.get("content") or ""
-                    reasoning = delta.get("reasoning")
-                    if reasoning is None:
-                        reasoning = delta.get("reasoning_content")
-                    tool_calls = delta.get("tool_calls")
-                elif finish is None:
+    def _feed(
+        self, events: Sequence[ServerSentEvent | bytes], arrived_ns: int, out: list[Delta]
+    ) -> None:
+        content_parts = self._content
+        n_chunks = 0
+        try:
+            for ev in events:
+                if type(ev) is bytes:
+                    data: str | bytes = ev
+                else:
+                    assert isinstance(ev, ServerSentEvent)
+                    data = ev.data
+                    if ev.event != "message":
+                        if ev.event == "error":
+                            raise self._stream_error(data)
+                        if ev.event not in ("chunk", "completion"):
+                            continue  # unknown event types are ignored, as SSE intends
+                if data == b"[DONE]" or data == "[DONE]":
+                    self.done = True
                     continue
-                else:
-                    content, reasoning, tool_calls = "", None, None
-                if not (content or reasoning or tool_calls or finish):
-                    continue  # role-only or empty chunk: nothing for the user
-                index = ch.get("index") or 0
-                if content:
-                    parts = self._content.get(index)
-                    if parts is None:
-                        parts = self._content[index] = []
-                    parts.append(content)
-                    carried = True
-                if reasoning:
-                    self._reasoning.setdefault(index, []).append(reasoning)
-                    carried = True
-                else:
-                    reasoning = None
-                if tool_calls:
-                    self._tool_fragments(index, tool_calls)
-                    carried = True
-                if finish:
-                    self.finish_reasons[index] = finish
-                out.append(Delta(content, reasoning, tool_calls, finish, index, arrived_ns))
-            if carried:
-                self.output_ns.append(arrived_ns)
+                try:
+                    obj = _loads(data)
+                except _JSONDecodeError:
+                    raise _malformed("not valid JSON", data) from None
+                if type(obj) is not dict:
+                    raise _malformed("not a JSON object", data)
+                n_chunks += 1
+                if self.completion_id is None:
+                    self._first_chunk(obj)
+                choices = obj.get("choices")
+                if not choices:
+                    if "error" in obj:
+                        raise self._stream_error(obj)
+                    self._extras(obj)
+                    continue
+                if "x_groq" in obj or "usage" in obj or "timings" in obj:
+                    self._extras(obj)
+                if len(choices) == 1:
+                    ch = choices[0]
+                    delta = ch.get("delta")
+                    finish = ch.get("finish_reason")
+                    if delta and finish is None and len(delta) == 1:
+                        content = delta.get("content")
+                        if content:  # the common case: one choice, content only
+                            index = ch.get("index") or 0
+                            parts = content_parts.get(index)
+                            if parts is None:
+                                parts = content_parts[index] = []
+                            parts.append(content)
+                            out.append(Delta(content, None, None, None, index, arrived_ns))
+                            self.output_ns.append(arrived_ns)
+                            continue
+                if self._choices(choices, arrived_ns, out):
+                    self.output_ns.append(arrived_ns)
+        finally:
+            self.chunks += n_chunks
+
+    def _choices(self, choices: list[dict[str, Any]], arrived_ns: int, out: list[Delta]) -> bool:
+        """The general path for a chunk's choices; True if any carried output."""
+        carried = False
+        for ch in choices:
+            delta = ch.get("delta")
+            finish = ch.get("finish_reason")
+            if delta:
+                content = delta.get("content") or ""
+                reasoning = delta.get("reasoning")
+                if reasoning is None:
+                    reasoning = delta.get("reasoning_content")
+                tool_calls = delta.get("tool_calls")
+            elif finish is None:
+                continue
+            else:
+                content, reasoning, tool_calls = "", None, None
+            if not (content or reasoning or tool_calls or finish):
+                continue  # role-only or empty chunk: nothing for the user
+            index = ch.get("index") or 0
+            if content:
+                self._content.setdefault(index, []).append(content)
+                carried = True
+            if reasoning:
+                self._reasoning.setdefault(index, []).append(reasoning)
+                carried = True
+            else:
+                reasoning = None
+            if tool_calls:
+                self._tool_fragments(index, tool_calls)
+                carried = True
+            if finish:
+                self.finish_reasons[index] = finish
+            out.append(Delta(content, reasoning, tool_calls, finish, index, arrived_ns))
+        return carried
 
     # --- rarer paths ---------------------------------------------------------------------
 
@@ -295,7 +325,7 @@ class ChunkAssembler:
 
     def _stream_error(self, data: Any) -> APIStatusError:
         payload = data
-        if isinstance(data, str):
+        if isinstance(data, (str, bytes)):
             try:
                 payload = _loads(data)
             except _JSONDecodeError:

@@ -292,7 +292,7 @@ class ChatStream:
         if reader is None or wd is None:
             return False
         asm = self._asm
-        feed_sse = self._decoder.feed
+        feed_sse = self._decoder.feed_payloads
         idle = self._transport.timeouts.idle
         loop_time = asyncio.get_running_loop().time
         while True:
