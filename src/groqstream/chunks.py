@@ -23,6 +23,7 @@ def _malformed(why: str, data: str | bytes) -> MalformedChunkError:
     line = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     return MalformedChunkError(f"stream chunk is {why}: {line[:200]!r}", line=line)
 
+
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
 
