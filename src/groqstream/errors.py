@@ -159,7 +159,7 @@ class APIStatusError(GroqStreamError):
         self.body = body
         self.request_id = request_id
         self.retry_after = retry_after
-        self.headers: dict[str, str] = dict(headers or {})
+        self.headers: dict[str, str] = {k.lower(): v for k, v in (headers or {}).items()}
         self.error_type = error_type
         self.code = code
         self.in_stream = in_stream

@@ -52,7 +52,16 @@ class _Watchdog:
     stream waits on the network, the timeout is raised into the pending read.
     """
 
-    __slots__ = ("_handle", "_loop", "_reader", "deadline", "late", "reading", "total_deadline")
+    __slots__ = (
+        "_handle",
+        "_loop",
+        "_reader",
+        "deadline",
+        "late",
+        "reading",
+        "scheduled",
+        "total_deadline",
+    )
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, deadline: float, total_deadline: float
@@ -63,6 +72,7 @@ class _Watchdog:
         self.total_deadline = total_deadline
         self.reading = False
         self.late = False
+        self.scheduled = _INF  # when the timer will next look
         self._handle: asyncio.TimerHandle | None = None
 
     def watch(self, reader: aiohttp.StreamReader) -> None:
@@ -71,12 +81,15 @@ class _Watchdog:
 
     def _arm(self) -> None:
         due = min(self.deadline, self.total_deadline)
+        self.scheduled = due
         if due != _INF:
             self._handle = self._loop.call_at(due, self._check)
 
     def rearm(self) -> None:
-        """Called when a read starts after the timer found the consumer busy."""
+        """Look again at the current deadlines: after the timer found the consumer busy, or
+        when a deadline moved earlier than the timer's next look."""
         self.late = False
+        self.cancel()
         self._arm()
 
     def _check(self) -> None:
@@ -84,6 +97,7 @@ class _Watchdog:
         now = self._loop.time()
         due = min(self.deadline, self.total_deadline)
         if now < due:
+            self.scheduled = due
             self._handle = self._loop.call_at(due, self._check)
             return
         reader = self._reader
@@ -94,6 +108,8 @@ class _Watchdog:
         reader.set_exception(_timeout_error(self))
 
     def cancel(self) -> None:
+        """Stop the timer."""
+        self.scheduled = _INF
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
@@ -254,7 +270,7 @@ class ChatStream:
         self._resp = resp
         self._reader = resp.content
         self.status = resp.status
-        self.headers = dict(resp.headers)
+        self.headers = {k.lower(): v for k, v in resp.headers.items()}
         self._header_request_id = resp.headers.get("x-request-id")
         wd = _Watchdog(
             loop,
@@ -325,7 +341,10 @@ class ChatStream:
                 continue  # keep-alive comments or a partial event: not data
             deltas = asm.feed(events, now)
             if asm.output_ns:  # tokens flow: the idle limit applies from here on
-                wd.deadline = loop_time() + idle if idle is not None else _INF
+                deadline = loop_time() + idle if idle is not None else _INF
+                wd.deadline = deadline
+                if deadline < wd.scheduled:
+                    wd.rearm()
             if asm.error is not None:
                 if not deltas:
                     raise asm.error
