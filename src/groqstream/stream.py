@@ -265,6 +265,7 @@ class ChatStream:
         limit = t.first_byte
         if t.total is not None and (limit is None or t.total < limit):
             limit = t.total
+        self._transport.session  # noqa: B018 - create the session before the clock starts
         self._start_ns = _perf_ns()
         resp = await self._transport.post(_CHAT_PATH, self._body, stream=True, limit=limit)
         self._resp = resp

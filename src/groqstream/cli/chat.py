@@ -87,12 +87,12 @@ async def stream_to_terminal(client: Client, *, json_out: bool = False, **kwargs
             if delta.reasoning:
                 if style.enabled:
                     out.write(style.dim(delta.reasoning))
-                    in_reasoning = True
                 else:
                     sys.stderr.write(delta.reasoning)
+                in_reasoning = True
             if delta.content:
                 if in_reasoning:
-                    out.write("\n\n")
+                    (out if style.enabled else sys.stderr).write("\n\n")
                     in_reasoning = False
                 out.write(delta.content)
             out.flush()
@@ -145,4 +145,7 @@ async def _demo(args: argparse.Namespace) -> int:
         )
         print(style.bold("> ") + args.prompt + "\n", file=sys.stderr)
         async with Client(base_url=server.base_url) as client:
+            # One tiny warm-up request first, so the figures shown are steady-state ones and
+            # not the first-call costs of an in-process server sharing the client's loop.
+            await client.complete(model=args.model, prompt="warm up", max_tokens=1)
             return await stream_to_terminal(client, model=args.model, prompt=args.prompt)

@@ -628,9 +628,13 @@ class SimulatedServer:
         return b"data: " + orjson.dumps(obj) + b"\n\n"
 
     def _usage(self, plan: _Plan) -> dict[str, Any]:
+        """Groq-style usage whose timings are the simulated ones: the first token after
+        `ttft` (prompt time is part of it), then one chunk every tokens_per_chunk/tps."""
         tps = self.tokens_per_second
-        completion_time = plan.completion_tokens / tps if 0 < tps < math.inf else 0.0
-        prompt_time = plan.prompt_tokens / 50_000
+        paced = 0 < tps < math.inf
+        step = self.tokens_per_chunk / tps if paced else 0.0
+        completion_time = max(0, len(plan.deltas) - 1) * step
+        prompt_time = min(self.ttft, plan.prompt_tokens / 50_000)
         return {
             "queue_time": self.queue_time,
             "prompt_tokens": plan.prompt_tokens,
@@ -638,7 +642,7 @@ class SimulatedServer:
             "completion_tokens": plan.completion_tokens,
             "completion_time": completion_time,
             "total_tokens": plan.prompt_tokens + plan.completion_tokens,
-            "total_time": prompt_time + completion_time + self.ttft,
+            "total_time": self.queue_time + self.ttft + completion_time,
         }
 
     def _final_chunks(self, plan: _Plan) -> bytes:
