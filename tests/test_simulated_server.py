@@ -1,0 +1,240 @@
+"""The simulated server on its own, read with plain aiohttp and a tiny SSE parser written here
+(not groqstream's), so a bug shared by client and server cannot hide."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import statistics
+import time
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from groqstream.testing import Fault, SimulatedServer, groq_duration
+
+
+async def raw_stream(
+    session: aiohttp.ClientSession, url: str, **body: Any
+) -> tuple[aiohttp.ClientResponse, list[tuple[int, Any]]]:
+    """POST a streaming request; return the response and (arrival ns, parsed data) pairs."""
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True, **body}
+    events: list[tuple[int, Any]] = []
+    buf = b""
+    async with session.post(url + "/chat/completions", json=body) as resp:
+        async for data in resp.content.iter_any():
+            now = time.perf_counter_ns()
+            buf += data
+            while b"\n\n" in buf:
+                block, buf = buf.split(b"\n\n", 1)
+                for line in block.split(b"\n"):
+                    if line.startswith(b"data: "):
+                        payload = line[6:]
+                        events.append(
+                            (now, "[DONE]" if payload == b"[DONE]" else orjson.loads(payload))
+                        )
+    return resp, events
+
+
+def contents(events: list[tuple[int, Any]]) -> list[tuple[int, str]]:
+    out = []
+    for ns, obj in events:
+        if isinstance(obj, dict) and obj.get("choices"):
+            c = obj["choices"][0].get("delta", {}).get("content")
+            if c:
+                out.append((ns, c))
+    return out
+
+
+async def test_groq_chunk_sequence() -> None:
+    async with SimulatedServer(ttft=0.001, tokens_per_second=5000, output_tokens=10) as srv:
+        async with aiohttp.ClientSession() as s:
+            resp, events = await raw_stream(
+                s, srv.base_url, model="openai/gpt-oss-20b", stream_options={"include_usage": True}
+            )
+    assert resp.headers["content-type"].startswith("text/event-stream")
+    rid = resp.headers["x-request-id"]
+    objs = [o for _, o in events]
+    first = objs[0]
+    assert first["object"] == "chat.completion.chunk"
+    assert first["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert first["x_groq"] == {"id": rid}
+    kinds = [
+        "r" if "reasoning" in o["choices"][0]["delta"] else "c" for o in objs[1:-3] if o["choices"]
+    ]
+    assert kinds == ["r"] * 16 + ["c"] * 10
+    finish = objs[-3]
+    assert finish["choices"][0]["finish_reason"] == "stop"
+    assert finish["x_groq"]["usage"]["completion_tokens"] == 26
+    assert objs[-2]["choices"] == [] and objs[-2]["usage"]["completion_tokens"] == 26
+    assert objs[-1] == "[DONE]"
+    assert resp.headers["x-ratelimit-remaining-requests"].isdigit()
+
+
+async def test_text_is_deterministic_per_prompt_and_seed() -> None:
+    async def text(srv: SimulatedServer, prompt: str) -> str:
+        async with aiohttp.ClientSession() as s:
+            _, ev = await raw_stream(
+                s, srv.base_url, messages=[{"role": "user", "content": prompt}]
+            )
+        return "".join(c for _, c in contents(ev))
+
+    async with (
+        SimulatedServer(ttft=0, tokens_per_second=0) as a,
+        SimulatedServer(ttft=0, tokens_per_second=0, seed=1) as b,
+    ):
+        assert await text(a, "x") == await text(a, "x")
+        assert await text(a, "x") != await text(a, "y")
+        assert await text(a, "x") != await text(b, "x")
+
+
+async def test_max_tokens_caps_with_length() -> None:
+    async with SimulatedServer(ttft=0, tokens_per_second=0) as srv, aiohttp.ClientSession() as s:
+        _, ev = await raw_stream(s, srv.base_url, max_tokens=5)
+    assert len(contents(ev)) == 5
+    assert [o for _, o in ev][-2]["choices"][0]["finish_reason"] == "length"
+
+
+async def test_pacing_at_concurrency_one() -> None:
+    async with SimulatedServer(ttft=0.05, tokens_per_second=200, output_tokens=40) as srv:
+        async with aiohttp.ClientSession() as s:
+            await raw_stream(s, srv.base_url)  # warm up the connection
+            t0 = time.perf_counter_ns()
+            _, ev = await raw_stream(s, srv.base_url)
+    c = contents(ev)
+    ttft = (c[0][0] - t0) / 1e9
+    gaps = [(b[0] - a[0]) / 1e9 for a, b in itertools.pairwise(c)]
+    assert ttft == pytest.approx(0.05, abs=0.005)
+    assert statistics.mean(gaps) == pytest.approx(0.005, abs=0.0015)
+
+
+async def test_pacing_holds_with_300_concurrent_streams() -> None:
+    """Each chunk leaves on its absolute deadline, received + ttft + k × 40 ms, once the
+    burst of 300 simultaneous connects (in this same process) has been absorbed."""
+    async with SimulatedServer(
+        ttft=0.05, tokens_per_second=25, output_tokens=20, record_send_times=True
+    ) as srv:
+        conn = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=conn) as s:
+            results = await asyncio.gather(*(raw_stream(s, srv.base_url) for _ in range(300)))
+        assert srv.stats.streams_peak == 300
+    assert all(len(contents(ev)) == 20 for _, ev in results)
+    lateness = sorted(
+        (sent - rec.received_ns) / 1e9 - 0.05 - k * 0.04
+        for rec in srv.requests
+        for k, sent in enumerate(rec.send_ns)
+        if k >= 3
+    )
+    assert lateness[0] > -0.001  # never early
+    assert lateness[len(lateness) // 2] < 0.002  # median on time
+    assert lateness[int(len(lateness) * 0.99)] < 0.005  # p99 within 5 ms
+
+
+async def test_as_fast_as_possible_mode_is_fast() -> None:
+    async with SimulatedServer(ttft=0, tokens_per_second=0, output_tokens=50_000) as srv:
+        async with aiohttp.ClientSession() as s:
+            t0 = time.perf_counter()
+            _, ev = await raw_stream(s, srv.base_url)
+            dt = time.perf_counter() - t0
+    assert len(contents(ev)) == 50_000
+    assert 50_000 / dt > 50_000  # chunks/s, generous: it shares this process with the reader
+
+
+async def test_tool_call_fragments_make_valid_json() -> None:
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "f",
+                "parameters": {"type": "object", "properties": {"city": {}, "unit": {}}},
+            },
+        }
+    ]
+    async with SimulatedServer(ttft=0, tokens_per_second=0) as srv, aiohttp.ClientSession() as s:
+        _, ev = await raw_stream(s, srv.base_url, tools=tools)
+    args = ""
+    for _, o in ev:
+        if isinstance(o, dict) and o.get("choices"):
+            for tc in o["choices"][0]["delta"].get("tool_calls") or []:
+                args += tc["function"].get("arguments", "")
+    assert set(orjson.loads(args)) == {"city", "unit"}
+
+
+async def test_non_streaming_reply_shape() -> None:
+    async with SimulatedServer(ttft=0, tokens_per_second=0) as srv, aiohttp.ClientSession() as s:
+        body = {"model": "openai/gpt-oss-20b", "messages": [{"role": "user", "content": "x"}]}
+        async with s.post(srv.base_url + "/chat/completions", json=body) as r:
+            obj = await r.json()
+    assert obj["object"] == "chat.completion"
+    msg = obj["choices"][0]["message"]
+    assert msg["content"] and msg["reasoning"]
+    assert obj["usage"]["completion_tokens"] == 64
+    assert obj["x_groq"]["id"].startswith("req_")
+
+
+async def test_api_key_and_bad_requests() -> None:
+    async with SimulatedServer(api_key="k") as srv, aiohttp.ClientSession() as s:
+        url = srv.base_url + "/chat/completions"
+        body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+        async with s.post(url, json=body) as r:
+            assert r.status == 401
+            assert (await r.json())["error"]["code"] == "invalid_api_key"
+        async with s.post(url, data=b"{nope", headers={"Authorization": "Bearer k"}) as r:
+            assert r.status == 400
+        assert srv.requests[0].headers.get("Authorization") is None
+        assert srv.requests[1].headers["Authorization"] == "<redacted>"
+
+
+async def test_connections_counted_at_the_socket() -> None:
+    async with SimulatedServer(ttft=0, tokens_per_second=0, output_tokens=3) as srv:
+        async with aiohttp.ClientSession() as s:
+            for _ in range(20):
+                await raw_stream(s, srv.base_url)
+            assert srv.stats.connections_total == 1
+            assert srv.stats.connections_open == 1
+        await srv.wait_idle()
+        assert srv.stats.connections_open == 0
+
+
+async def test_throttle_and_rate_limit_headers() -> None:
+    async with SimulatedServer(rate_limit_requests=2) as srv, aiohttp.ClientSession() as s:
+        url = srv.base_url + "/chat/completions"
+        body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 1}
+        statuses = []
+        for _ in range(3):
+            async with s.post(url, json=body) as r:
+                statuses.append(r.status)
+                last = r
+        assert statuses == [200, 200, 429]
+        assert int(last.headers["retry-after"]) >= 1
+        assert last.headers["x-ratelimit-remaining-requests"] == "0"
+    async with SimulatedServer() as srv, aiohttp.ClientSession() as s:
+        srv.throttle(0.3, retry_after=0.3)
+        async with s.post(srv.base_url + "/chat/completions", json=body) as r:
+            assert r.status == 429 and r.headers["retry-after"] == "0.3"
+        await asyncio.sleep(0.35)
+        async with s.post(srv.base_url + "/chat/completions", json=body) as r:
+            assert r.status == 200
+
+
+async def test_sim_fault_in_body_applies_to_that_request_only() -> None:
+    async with SimulatedServer(ttft=0, tokens_per_second=0) as srv, aiohttp.ClientSession() as s:
+        url = srv.base_url + "/chat/completions"
+        body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+        async with s.post(url, json={**body, "sim_fault": {"kind": "status", "status": 503}}) as r:
+            assert r.status == 503
+        async with s.post(url, json=body) as r:
+            assert r.status == 200
+
+
+def test_groq_duration_format() -> None:
+    assert groq_duration(179.56) == "2m59.56s"
+    assert groq_duration(7.66) == "7.66s"
+    assert groq_duration(0.12) == "120ms"
+
+
+def test_fault_from_dict() -> None:
+    f = Fault.from_dict({"kind": "status", "status": 429, "retry_after": 2, "junk": 1})
+    assert (f.kind, f.http_status, f.retry_after) == ("status", 429, 2)
