@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 
@@ -13,6 +14,7 @@ from groqstream import (
     AuthenticationError,
     BadRequestError,
     Client,
+    ConnectTimeout,
     ContentTypeError,
     FirstByteTimeout,
     GroqStreamError,
@@ -298,3 +300,30 @@ def test_every_error_is_a_groqstream_error() -> None:
         MissingAPIKeyError,
     ):
         assert issubclass(cls, GroqStreamError)
+
+
+async def test_connect_timeout_against_a_full_accept_queue() -> None:
+    """A listener whose backlog is full drops our SYN: the connect phase must time out."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(3):
+            f = socket.socket()
+            f.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                f.connect(("127.0.0.1", port))
+            fillers.append(f)
+        t = Timeouts(connect=0.3, first_byte=10, idle=10, total=30)
+        async with Client(base_url=f"http://127.0.0.1:{port}/v1", timeout=t, max_retries=0) as c:
+            start = time.monotonic()
+            with pytest.raises(ConnectTimeout) as info:
+                await drain(c)
+        assert time.monotonic() - start < 2
+        assert info.value.timeout == 0.3 and info.value.retryable
+    finally:
+        for f in fillers:
+            f.close()
+        listener.close()

@@ -184,17 +184,17 @@ class Transport:
         try:
             with anyio.fail_after(limit):
                 resp = await self.session.post(url, data=data, headers=headers)
+        except aiohttp.ServerTimeoutError:
+            raise ConnectTimeout(
+                f"connecting to {self._where()} took longer than {self.timeouts.connect}s",
+                timeout=self.timeouts.connect,
+            ) from None
         except TimeoutError:
             t = self.timeouts
             if t.total is not None and limit == t.total and limit != t.first_byte:
                 raise TotalTimeout(f"no response within the total timeout of {limit}s") from None
             raise FirstByteTimeout(
                 f"no response headers within {limit}s of sending the request", timeout=limit
-            ) from None
-        except aiohttp.ServerTimeoutError:
-            raise ConnectTimeout(
-                f"connecting to {self._where()} took longer than {self.timeouts.connect}s",
-                timeout=self.timeouts.connect,
             ) from None
         except aiohttp.ClientConnectorError as e:
             raise APIConnectionError(f"cannot connect to {self._where()}: {e.os_error}") from None
