@@ -39,14 +39,17 @@ from .errors import (
     TotalTimeout,
     UnprocessableEntityError,
 )
+from .fanout import FanOut, Progress, Result
 from .metrics import StreamMetrics
 from .models import DEFAULT_MODEL
+from .report import SLO, LatencyReport
 from .stream import ChatStream
 from .types import Completion, Delta, ToolCall, Usage
 
 __all__ = [
     "DEFAULT_MODEL",
     "GROQ_BASE_URL",
+    "SLO",
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
@@ -60,18 +63,22 @@ __all__ = [
     "ConnectTimeout",
     "ContentTypeError",
     "Delta",
+    "FanOut",
     "FirstByteTimeout",
     "GroqStreamError",
     "IdleTimeout",
     "InternalServerError",
+    "LatencyReport",
     "MalformedChunkError",
     "MissingAPIKeyError",
     "NotFoundError",
     "PermissionDeniedError",
+    "Progress",
     "ProtocolError",
     "RateLimitError",
     "RequestTimeoutError",
     "RequestTooLargeError",
+    "Result",
     "RetryPolicy",
     "StreamInterrupted",
     "StreamMetrics",

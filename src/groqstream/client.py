@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -19,6 +19,7 @@ from .errors import (
     ProtocolError,
     TotalTimeout,
 )
+from .fanout import FanOut, Progress, Request
 from .models import DEFAULT_MODEL
 from .stream import ChatStream
 from .types import Completion, ToolCall, Usage
@@ -163,6 +164,38 @@ class Client:
         """
         body = self._body(model, messages, prompt, system, params, stream=True)
         return ChatStream(self._transport, body, self.retry_policy)
+
+    def fan_out(
+        self,
+        requests: Iterable[Request] | AsyncIterable[Request],
+        *,
+        concurrency: int = 64,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        max_retries: int | None = None,
+        max_rate_limit_wait: float = 300.0,
+        on_progress: Callable[[Progress], None] | None = None,
+        **defaults: Any,
+    ) -> FanOut:
+        """Run many requests at bounded concurrency; iterate the `Result`s as they complete.
+
+        `requests` are prompts (str) or request dicts, from any iterable or async iterable,
+        consumed lazily. Other keyword arguments (`model=`, `system=`, `max_tokens=`, ...)
+        are defaults for every request; a request dict's own fields win. A 429 pauses the
+        whole run; waits the server asks for do not use up a request's `max_retries` but are
+        capped by `max_rate_limit_wait` seconds per request.
+        """
+        return FanOut(
+            self,
+            requests,
+            concurrency=concurrency,
+            defaults=defaults,
+            requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
+            max_retries=max_retries,
+            max_rate_limit_wait=max_rate_limit_wait,
+            on_progress=on_progress,
+        )
 
     async def complete(
         self,
