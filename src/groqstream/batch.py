@@ -1,0 +1,281 @@
+"""Batch-API-compatible JSONL runs that survive `kill -9`: nothing lost, nothing duplicated.
+
+Input lines are OpenAI/Groq Batch API requests (`custom_id`, `method`, `url`, `body`); output
+lines are Batch API results, one per request, written with one `os.write` each to an
+append-only file before they count as done. A re-run skips the `custom_id`s already written.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import orjson
+
+from ._stats import percentile
+from .errors import APIStatusError, GroqStreamError
+from .fanout import Progress, Result
+from .report import LatencyReport
+
+__all__ = ["BatchInputError", "BatchSummary", "errors_path_for", "run_batch"]
+
+CHAT_URL = "/v1/chat/completions"
+_FSYNC_EVERY = 1.0
+
+
+class BatchInputError(GroqStreamError):
+    """The input file has malformed lines or duplicate `custom_id`s (all listed in `problems`)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        shown = "\n  ".join(problems[:50])
+        more = f"\n  … and {len(problems) - 50} more" if len(problems) > 50 else ""
+        super().__init__(f"{len(problems)} problem(s) in the batch input:\n  {shown}{more}")
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSummary:
+    """What a run did: counts, where it wrote, and the latency report of this run's requests."""
+
+    total: int
+    skipped: int
+    succeeded: int
+    failed: int
+    output_path: Path
+    errors_path: Path
+    report: LatencyReport
+
+
+def errors_path_for(output: Path) -> Path:
+    """Where failed requests go: `out.jsonl` → `out.errors.jsonl` (beside the output)."""
+    stem = output.name[: -len(".jsonl")] if output.name.endswith(".jsonl") else output.name
+    return output.with_name(stem + ".errors.jsonl")
+
+
+def _validate(path: Path) -> int:
+    """Check every input line before anything is sent; return the number of requests."""
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    count = 0
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            if not raw.strip():
+                continue
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError as e:
+                problems.append(f"line {lineno}: not valid JSON ({e})")
+                continue
+            if not isinstance(obj, dict):
+                problems.append(f"line {lineno}: not a JSON object")
+                continue
+            cid = obj.get("custom_id")
+            if not isinstance(cid, str) or not cid:
+                problems.append(f"line {lineno}: `custom_id` must be a non-empty string")
+            elif cid in seen:
+                problems.append(
+                    f"line {lineno}: duplicate custom_id {cid!r} (first on line {seen[cid]})"
+                )
+            else:
+                seen[cid] = lineno
+            if obj.get("method", "POST") != "POST":
+                problems.append(f"line {lineno}: `method` must be POST")
+            if obj.get("url") != CHAT_URL:
+                problems.append(
+                    f"line {lineno}: `url` must be {CHAT_URL!r}, got {obj.get('url')!r}"
+                )
+            body = obj.get("body")
+            if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+                problems.append(f"line {lineno}: `body` must be an object with a `messages` list")
+            count += 1
+    if problems:
+        raise BatchInputError(problems)
+    return count
+
+
+def _done_ids(path: Path) -> set[str]:
+    """custom_ids already written to `path`, after cutting off a torn last line (no newline)."""
+    if not path.exists():
+        return set()
+    with path.open("r+b") as f:
+        data = f.read()
+        if data and not data.endswith(b"\n"):
+            cut = data.rfind(b"\n") + 1
+            f.truncate(cut)
+            data = data[:cut]
+    ids = set()
+    for raw in data.splitlines():
+        if raw.strip():
+            ids.add(orjson.loads(raw)["custom_id"])
+    return ids
+
+
+def _pending(path: Path, done: set[str], model: str | None) -> Iterator[tuple[str, dict[str, Any]]]:
+    with path.open("rb") as f:
+        for raw in f:
+            if not raw.strip():
+                continue
+            obj = orjson.loads(raw)
+            if obj["custom_id"] in done:
+                continue
+            body = dict(obj["body"])
+            if model and not body.get("model"):
+                body["model"] = model
+            body.pop("stream", None)
+            yield obj["custom_id"], body
+
+
+def _write_json(path: Path, obj: dict[str, Any]) -> None:
+    path.write_bytes(orjson.dumps(obj, option=orjson.OPT_INDENT_2))
+
+
+class _AppendLog:
+    """An append-only JSONL file: one `os.write` per line, fsync'd every second and at close."""
+
+    def __init__(self, path: Path) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._synced = time.monotonic()
+
+    def write(self, obj: dict[str, Any]) -> None:
+        line = memoryview(orjson.dumps(obj) + b"\n")
+        while line:
+            line = line[os.write(self.fd, line) :]
+        if time.monotonic() - self._synced > _FSYNC_EVERY:
+            os.fsync(self.fd)
+            self._synced = time.monotonic()
+
+    def close(self) -> None:
+        os.fsync(self.fd)
+        os.close(self.fd)
+
+
+def _metrics_field(r: Result) -> dict[str, Any] | None:
+    m = r.metrics
+    if m is None:
+        return {"attempts": r.attempts, "queue_wait_ms": r.queue_wait_s * 1000}
+
+    def ms(x: float | None) -> float | None:
+        return None if x is None else round(x * 1000, 3)
+
+    itl = sorted(m.itl_s)
+    return {
+        "ttft_ms": ms(m.ttft_s),
+        "tpot_ms": ms(m.tpot_s),
+        "e2el_ms": ms(m.e2el_s),
+        "itl_p50_ms": ms(percentile(itl, 50)) if itl else None,
+        "output_tokens": m.output_tokens,
+        "output_tokens_per_s": m.output_tokens_per_s,
+        "server_total_ms": ms(m.server_total_s),
+        "attempts": r.attempts,
+        "queue_wait_ms": ms(r.queue_wait_s),
+    }
+
+
+def _success_line(cid: str, r: Result) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": r.text}
+    if r.reasoning is not None:
+        message["reasoning"] = r.reasoning
+    if r.tool_calls:
+        message["tool_calls"] = [
+            {"id": c.id, "type": c.type, "function": {"name": c.name, "arguments": c.arguments}}
+            for c in r.tool_calls
+        ]
+    usage = r.usage.raw if r.usage is not None else None
+    body = {
+        "id": r.request_id or "",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": r.model or r.request.get("model"),
+        "choices": [
+            {"index": 0, "message": message, "logprobs": None, "finish_reason": r.finish_reason}
+        ],
+        "usage": usage,
+    }
+    return {
+        "id": "batch_req_" + uuid.uuid4().hex,
+        "custom_id": cid,
+        "response": {"status_code": 200, "request_id": r.request_id, "body": body},
+        "error": None,
+        "groqstream_metrics": _metrics_field(r),
+    }
+
+
+def _error_line(cid: str, r: Result) -> dict[str, Any]:
+    e = r.error
+    assert e is not None
+    status = e.status if isinstance(e, APIStatusError) else None
+    body = e.body if isinstance(e, APIStatusError) else None
+    code = (e.code if isinstance(e, APIStatusError) else None) or e.kind
+    return {
+        "id": "batch_req_" + uuid.uuid4().hex,
+        "custom_id": cid,
+        "response": {"status_code": status, "request_id": e.request_id, "body": body},
+        "error": {"code": code, "message": str(e)},
+        "groqstream_metrics": _metrics_field(r),
+    }
+
+
+async def run_batch(
+    input_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    *,
+    client: Any = None,
+    base_url: str | None = None,
+    model: str | None = None,
+    concurrency: int = 64,
+    requests_per_minute: float | None = None,
+    tokens_per_minute: float | None = None,
+    report_path: str | os.PathLike[str] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> BatchSummary:
+    """Run a Batch API input file through `fan_out`, resumably (see the module docstring)."""
+    from .client import Client
+
+    src, out = Path(input_path), Path(output_path)
+    errs = errors_path_for(out)
+    total = await anyio.to_thread.run_sync(_validate, src)
+    done = await anyio.to_thread.run_sync(lambda: _done_ids(out) | _done_ids(errs))
+    own_client = client is None
+    c: Client = Client(base_url=base_url) if own_client else client
+    ids: dict[int, str] = {}
+
+    def requests() -> Iterator[dict[str, Any]]:
+        for i, (cid, body) in enumerate(_pending(src, done, model)):
+            ids[i] = cid
+            yield body
+
+    ok_log, err_log = _AppendLog(out), _AppendLog(errs)
+    succeeded = failed = 0
+    try:
+        fan = c.fan_out(
+            requests(),
+            concurrency=concurrency,
+            requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
+            on_progress=on_progress,
+        )
+        async with fan:
+            async for r in fan:
+                cid = ids.pop(r.index)
+                if r.ok:
+                    ok_log.write(_success_line(cid, r))
+                    succeeded += 1
+                else:
+                    err_log.write(_error_line(cid, r))
+                    failed += 1
+    finally:
+        ok_log.close()
+        err_log.close()
+        if own_client:
+            await c.aclose()
+    report = fan.report()
+    if report_path is not None:
+        await anyio.to_thread.run_sync(_write_json, Path(report_path), report.to_dict())
+    return BatchSummary(total, len(done), succeeded, failed, out, errs, report)
