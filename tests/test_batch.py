@@ -158,7 +158,7 @@ async def test_kill_9_at_random_moments_then_resume_yields_each_id_once(tmp_path
             )
             before = newlines(out)
             while proc.returncode is None and newlines(out) <= before:
-                await asyncio.sleep(0.02)  # wait until this run has written something ...
+                await asyncio.sleep(0.02)  # poll: wait until this run has written something ...
             await asyncio.sleep(rng.uniform(0.0, 0.3))  # ... then kill it at a random moment
             if proc.returncode is None:
                 proc.send_signal(signal.SIGKILL)

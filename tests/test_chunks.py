@@ -6,7 +6,6 @@ from typing import Any
 
 import orjson
 import pytest
-from groqstream.sse import ServerSentEvent
 
 from groqstream import (
     BadRequestError,
@@ -15,6 +14,7 @@ from groqstream import (
     RateLimitError,
 )
 from groqstream.chunks import ChunkAssembler, status_for_error_type
+from groqstream.sse import ServerSentEvent
 
 
 def ev(obj: Any, event: str = "message") -> ServerSentEvent:
