@@ -44,6 +44,62 @@ def _buffered(reader: aiohttp.StreamReader) -> bool:
     return bool(getattr(reader, "_size", 0))
 
 
+_FAST_DRAIN = callable(getattr(aiohttp.StreamReader, "_wait", None)) and all(
+    name in getattr(aiohttp.StreamReader, "__slots__", ())
+    for name in (
+        "_buffer",
+        "_buffer_offset",
+        "_size",
+        "_cursor",
+        "_http_chunk_splits",
+        "_protocol",
+        "_low_water",
+        "_eof",
+        "_exception",
+    )
+)
+
+
+async def _read_bulk(reader: Any) -> bytes:
+    """`readany()` with the drain done by `_drain_buffer`: wait for bytes, take them all."""
+    if reader._exception is not None:
+        raise reader._exception
+    while not reader._buffer:
+        if reader._eof:
+            return b""
+        await reader._wait("readany")
+    return _drain_buffer(reader)
+
+
+def _drain_buffer(reader: Any) -> bytes:
+    """All bytes the reader holds, as `readany()` would return them, in one join.
+
+    aiohttp keeps one buffer entry per HTTP chunk and `readany()` pops them one by one with
+    flow-control bookkeeping for each — about a microsecond per SSE event when a server
+    flushes every event as its own chunk. This does the same bookkeeping once per read.
+    Used only where aiohttp's StreamReader has the expected layout (`_FAST_DRAIN`).
+    """
+    buf = reader._buffer
+    offset = reader._buffer_offset
+    data: bytes
+    if offset:
+        first: bytes = buf.popleft()[offset:]
+        data = first + b"".join(buf)
+        reader._buffer_offset = 0
+    else:
+        data = b"".join(buf)
+    buf.clear()
+    n = len(data)
+    reader._size -= n
+    reader._cursor += n
+    splits = reader._http_chunk_splits
+    if splits:
+        splits.clear()
+    if reader._size < reader._low_water:
+        reader._protocol.resume_reading()
+    return data
+
+
 class _Watchdog:
     """One timer per stream that enforces the first-token, idle and total deadlines.
 
@@ -312,12 +368,13 @@ class ChatStream:
         feed_sse = self._decoder.feed_payloads
         idle = self._transport.timeouts.idle
         loop_time = asyncio.get_running_loop().time
+        fast = _FAST_DRAIN
         while True:
             wd.reading = True
             if wd.late:
                 wd.rearm()
             try:
-                data = await reader.readany()
+                data = await (_read_bulk(reader) if fast else reader.readany())
             except GroqStreamError as e:
                 if isinstance(e, IdleTimeout) and not asm.output_ns:
                     raise FirstByteTimeout(
@@ -414,6 +471,11 @@ class ChatStream:
     def request_id(self) -> str | None:
         """The server's request id: `x_groq.id`, else the `x-request-id` header."""
         return self._asm.request_id or self._header_request_id
+
+    @property
+    def completion_id(self) -> str | None:
+        """The `id` of the chunks (`chatcmpl-…`), once the first chunk arrived."""
+        return self._asm.completion_id
 
     @property
     def model(self) -> str | None:

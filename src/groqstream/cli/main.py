@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from .._version import __version__
 from ..errors import GroqStreamError
@@ -13,7 +14,7 @@ from . import chat, serve
 
 __all__ = ["main"]
 
-Command = Callable[[argparse.Namespace], Awaitable[int]]
+Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,15 +35,14 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _run(coro: Awaitable[int]) -> int:
+def _run(coro: Coroutine[Any, Any, int]) -> int:
     """Run on uvloop when it is installed (the `fast` extra), else plain asyncio."""
     try:
         import uvloop  # type: ignore[import-not-found,unused-ignore]
-
-        runner: Callable[[Awaitable[int]], int] = uvloop.run
     except ImportError:
-        runner = asyncio.run  # type: ignore[assignment]
-    return runner(coro)
+        return asyncio.run(coro)
+    result: int = uvloop.run(coro)
+    return result
 
 
 def main(argv: Sequence[str] | None = None) -> int:

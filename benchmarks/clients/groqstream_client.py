@@ -1,0 +1,33 @@
+"""groqstream: `client.stream()` and its deltas, stamped by the library as bytes arrive."""
+
+from __future__ import annotations
+
+from common import MESSAGES, args, main
+
+from groqstream import Client, Timeouts
+
+CHUNKS = args().chunks
+
+
+async def opener(url: str, concurrency: int) -> Client:
+    return Client(base_url=url, timeout=Timeouts(total=None), max_retries=0)
+
+
+async def one(client: Client, n: int, record: bool) -> tuple[str, int, list[tuple[int, int]], int]:
+    arr: list[tuple[int, int]] = []
+    got = 0
+    async with client.stream(model="bench", messages=MESSAGES, max_tokens=CHUNKS) as s:
+        async for d in s:
+            if d.content:
+                got += 1
+                if record:
+                    arr.append((int(d.content), d.arrived_ns))
+    return s.completion_id or "", s.metrics.start_ns, arr, got
+
+
+async def closer(client: Client) -> None:
+    await client.aclose()
+
+
+if __name__ == "__main__":
+    main(opener, one, closer)
