@@ -74,16 +74,26 @@ class _Stream:
         )
         self.prefix = head + b'{"content":"'
         usage = orjson.dumps(
-            {"queue_time": 0.0, "prompt_tokens": 10, "prompt_time": 0.0,
-             "completion_tokens": chunks, "completion_time": chunks * cfg.itl,
-             "total_tokens": 10 + chunks, "total_time": cfg.ttft + chunks * cfg.itl}
+            {
+                "queue_time": 0.0,
+                "prompt_tokens": 10,
+                "prompt_time": 0.0,
+                "completion_tokens": chunks,
+                "completion_time": chunks * cfg.itl,
+                "total_tokens": 10 + chunks,
+                "total_time": cfg.ttft + chunks * cfg.itl,
+            }
         )
         role = head + b'{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}],'
         role += b'"x_groq":{"id":"req_' + cid + b'"}}\n\n'
         self.tail = (
             _chunked(
-                head + b'{},"logprobs":null,"finish_reason":"stop"}],"x_groq":{"id":"req_'
-                + cid + b'","usage":' + usage + b"}}\n\n"
+                head
+                + b'{},"logprobs":null,"finish_reason":"stop"}],"x_groq":{"id":"req_'
+                + cid
+                + b'","usage":'
+                + usage
+                + b"}}\n\n"
             )
             + _chunked(b"data: [DONE]\n\n")
             + b"0\r\n\r\n"
@@ -193,7 +203,8 @@ class SSEProtocol(asyncio.Protocol):
             self.cfg.log.clear()
             self.transport.write(
                 b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n"
-                % len(payload) + payload
+                % len(payload)
+                + payload
             )
             return self.maybe_next()
         chunks = self.cfg.chunks

@@ -58,6 +58,7 @@ async def _run(
         if record:
             rows.append({"id": cid, "start": start, "arr": arr})
 
+    await one(ctx, -1, False)  # warm-up: connection, imports, first-call costs
     cpu0, t0 = time.process_time(), time.perf_counter()
     try:
         await asyncio.wait_for(

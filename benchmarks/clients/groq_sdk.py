@@ -15,7 +15,9 @@ async def opener(url: str, concurrency: int) -> groq.AsyncGroq:
     limits = httpx.Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency)
     http = groq.DefaultAsyncHttpxClient(limits=limits)
     root = url.rsplit("/openai/v1", 1)[0].rsplit("/v1", 1)[0]
-    return groq.AsyncGroq(base_url=root, api_key="bench", max_retries=0, http_client=http, timeout=None)
+    return groq.AsyncGroq(
+        base_url=root, api_key="bench", max_retries=0, http_client=http, timeout=None
+    )
 
 
 async def one(
@@ -26,7 +28,10 @@ async def one(
     cid = ""
     start = time.perf_counter_ns()
     stream = await client.chat.completions.create(
-        model="bench", messages=MESSAGES, stream=True, max_tokens=CHUNKS  # type: ignore[arg-type]
+        model="bench",
+        messages=MESSAGES,
+        stream=True,
+        max_tokens=CHUNKS,  # type: ignore[arg-type]
     )
     async for chunk in stream:
         now = time.perf_counter_ns()

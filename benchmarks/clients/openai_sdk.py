@@ -14,7 +14,9 @@ CHUNKS = args().chunks
 async def opener(url: str, concurrency: int) -> openai.AsyncOpenAI:
     limits = httpx.Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency)
     http = openai.DefaultAsyncHttpxClient(limits=limits)
-    return openai.AsyncOpenAI(base_url=url, api_key="bench", max_retries=0, http_client=http, timeout=None)
+    return openai.AsyncOpenAI(
+        base_url=url, api_key="bench", max_retries=0, http_client=http, timeout=None
+    )
 
 
 async def one(
@@ -25,7 +27,10 @@ async def one(
     cid = ""
     start = time.perf_counter_ns()
     stream = await client.chat.completions.create(
-        model="bench", messages=MESSAGES, stream=True, max_tokens=CHUNKS  # type: ignore[arg-type]
+        model="bench",
+        messages=MESSAGES,
+        stream=True,
+        max_tokens=CHUNKS,  # type: ignore[arg-type]
     )
     async for chunk in stream:
         now = time.perf_counter_ns()

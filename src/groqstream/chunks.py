@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from .errors import APIStatusError, MalformedChunkError, status_error_class
+from .errors import APIStatusError, GroqStreamError, MalformedChunkError, status_error_class
 from .sse import ServerSentEvent
 from .types import Delta, ToolCall, Usage
 
@@ -187,59 +187,107 @@ class ChunkAssembler:
     def _feed(
         self, events: Sequence[ServerSentEvent | bytes], arrived_ns: int, out: list[Delta]
     ) -> None:
-        content_parts = self._content
-        n_chunks = 0
+        objs, raws, error = self._parse(events)
         try:
-            for ev in events:
-                if type(ev) is bytes:
-                    data: str | bytes = ev
-                else:
-                    assert isinstance(ev, ServerSentEvent)
-                    data = ev.data
-                    if ev.event != "message":
-                        if ev.event == "error":
-                            raise self._stream_error(data)
-                        if ev.event not in ("chunk", "completion"):
-                            continue  # unknown event types are ignored, as SSE intends
-                if data == b"[DONE]" or data == "[DONE]":
-                    self.done = True
-                    continue
-                try:
-                    obj = _loads(data)
-                except _JSONDecodeError:
-                    raise _malformed("not valid JSON", data) from None
-                if type(obj) is not dict:
-                    raise _malformed("not a JSON object", data)
-                n_chunks += 1
-                if self.completion_id is None:
-                    self._first_chunk(obj)
-                choices = obj.get("choices")
-                if not choices:
-                    if "error" in obj:
-                        raise self._stream_error(obj)
-                    self._extras(obj)
-                    continue
-                if "x_groq" in obj or "usage" in obj or "timings" in obj:
-                    self._extras(obj)
-                if len(choices) == 1:
-                    ch = choices[0]
-                    delta = ch.get("delta")
-                    finish = ch.get("finish_reason")
-                    if delta and finish is None and len(delta) == 1:
-                        content = delta.get("content")
-                        if content:  # the common case: one choice, content only
-                            index = ch.get("index") or 0
-                            parts = content_parts.get(index)
-                            if parts is None:
-                                parts = content_parts[index] = []
-                            parts.append(content)
-                            out.append(Delta(content, None, None, None, index, arrived_ns))
-                            self.output_ns.append(arrived_ns)
-                            continue
-                if self._choices(choices, arrived_ns, out):
-                    self.output_ns.append(arrived_ns)
+            self._apply(objs, raws, arrived_ns, out)
         finally:
-            self.chunks += n_chunks
+            self.chunks += len(objs)
+        if error is not None:
+            if error.request_id is None:
+                error.request_id = self.request_id  # known only once the chunks are applied
+            raise error
+
+    def _parse(
+        self, events: Sequence[ServerSentEvent | bytes]
+    ) -> tuple[list[Any], Sequence[Any], GroqStreamError | None]:
+        """Parse a read's events into chunk objects, stopping at the first bad one.
+
+        The common case, plain `data:` payloads, is parsed with one `orjson.loads` of a
+        JSON array built from them: half the per-chunk cost of one call each. Anything
+        unusual (an event object, `[DONE]` before the end, bad JSON) takes the careful path.
+        """
+        body = events
+        done = False
+        last = events[-1] if events else None
+        if type(last) is bytes and last == b"[DONE]":
+            body = events[:-1]
+            done = True
+        if len(body) > 1:
+            try:
+                objs = _loads(b"[" + b",".join(body) + b"]")  # type: ignore[arg-type]
+            except (TypeError, _JSONDecodeError):
+                objs = None
+            if objs is not None and len(objs) == len(body):
+                self.done = self.done or done
+                return objs, body, None
+        elif len(body) == 1 and type(body[0]) is bytes:
+            try:
+                objs = [_loads(body[0])]
+            except _JSONDecodeError:
+                objs = None
+            if objs is not None:
+                self.done = self.done or done
+                return objs, body, None
+        objs = []
+        raws: list[str | bytes] = []
+        for ev in events:
+            if type(ev) is bytes:
+                data: str | bytes = ev
+            else:
+                assert isinstance(ev, ServerSentEvent)
+                data = ev.data
+                if ev.event != "message":
+                    if ev.event == "error":
+                        return objs, raws, self._stream_error(data)
+                    if ev.event not in ("chunk", "completion"):
+                        continue  # unknown event types are ignored, as SSE intends
+            if data == b"[DONE]" or data == "[DONE]":
+                self.done = True
+                continue
+            try:
+                objs.append(_loads(data))
+            except _JSONDecodeError:
+                return objs, raws, _malformed("not valid JSON", data)
+            raws.append(data)
+        return objs, raws, None
+
+    def _apply(
+        self, objs: list[Any], raws: Sequence[Any], arrived_ns: int, out: list[Delta]
+    ) -> None:
+        """Turn parsed chunk objects into deltas and accumulate them."""
+        content_parts = self._content
+        parts0 = content_parts[0]
+        out_append = out.append
+        ns_append = self.output_ns.append
+        for i, obj in enumerate(objs):
+            if type(obj) is not dict:
+                raise _malformed("not a JSON object", raws[i])
+            if self.completion_id is None:
+                self._first_chunk(obj)
+            choices = obj.get("choices")
+            if not choices:
+                if "error" in obj:
+                    raise self._stream_error(obj)
+                self._extras(obj)
+                continue
+            if "x_groq" in obj or "usage" in obj or "timings" in obj:
+                self._extras(obj)
+            if len(choices) == 1:
+                ch = choices[0]
+                delta = ch.get("delta")
+                if delta and len(delta) == 1 and ch.get("finish_reason") is None:
+                    content = delta.get("content")
+                    if content:  # the common case: one choice, content only
+                        index = ch.get("index") or 0
+                        if index:
+                            content_parts.setdefault(index, []).append(content)
+                        else:
+                            parts0.append(content)
+                        out_append(Delta(content, None, None, None, index, arrived_ns))
+                        ns_append(arrived_ns)
+                        continue
+            if self._choices(choices, arrived_ns, out):
+                ns_append(arrived_ns)
 
     def _choices(self, choices: list[dict[str, Any]], arrived_ns: int, out: list[Delta]) -> bool:
         """The general path for a chunk's choices; True if any carried output."""

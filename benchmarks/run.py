@@ -1,0 +1,260 @@
+"""Run the client benchmarks side by side and write JSON plus a Markdown table.
+
+    python benchmarks/run.py            # full run (S1-S4, 3 runs each), ~10-15 minutes
+    python benchmarks/run.py --quick    # 1 run, smaller scenarios, ~2 minutes
+
+Every client runs in a fresh process, alternated A B C A B C, and each figure is the median
+of the runs. Needs the `bench` extra: pip install -e '.[bench]'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+from harness import HERE, median_of, run_client, send_log, server, timing_errors
+
+ALL = [
+    "groqstream_client",
+    "raw_aiohttp",
+    "raw_socket",
+    "openai_sdk",
+    "groq_sdk",
+    "httpx_sse_client",
+]
+LABEL = {
+    "groqstream_client": "groqstream",
+    "raw_aiohttp": "raw aiohttp + orjson (lines)",
+    "raw_socket": "raw socket, no parsing (floor)",
+    "openai_sdk": "openai AsyncOpenAI",
+    "groq_sdk": "groq AsyncGroq",
+    "httpx_sse_client": "httpx + httpx-sse",
+}
+TIMED = [c for c in ALL if c != "raw_socket"]  # the floor does not parse, so it has no timing
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def alternate(clients: list[str], runs: int, fn: Any) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {c: [] for c in clients}
+    for i in range(runs):
+        for c in clients:
+            r = fn(c)
+            log(
+                f"  run {i + 1}/{runs} {c}: "
+                + (
+                    (r.get("failed")
+                    and f"FAILED {r['failed'][:200]}")
+                    or ", ".join(f"{k}={v:.4g}" for k, v in r.items() if isinstance(v, float))
+                )
+            )
+            out[c].append(r)
+    return out
+
+
+def s1(runs: int, chunks: int) -> dict[str, Any]:
+    log(f"S1: one stream of {chunks:,} chunks as fast as possible")
+    with server(0, 0, chunks) as url:
+        res = alternate(ALL, runs, lambda c: run_client(c, url, requests=1, chunks=chunks))
+    rows = {}
+    for c, rs in res.items():
+        for r in rs:
+            if not r.get("failed"):
+                r["chunks_per_s"] = r["chunks"] / r["wall_s"]
+                r["cpu_ms_per_1000"] = r["cpu_s"] * 1e6 / max(1, r["chunks"])
+        rows[c] = {
+            "chunks_per_s": median_of(rs, "chunks_per_s"),
+            "cpu_ms_per_1000": median_of(rs, "cpu_ms_per_1000"),
+            "failed": sum(1 for r in rs if r.get("failed")),
+        }
+    return rows
+
+
+def paced(
+    name: str,
+    runs: int,
+    ttft: float,
+    itl: float,
+    requests: int,
+    chunks: int,
+    concurrency: int,
+    clients: list[str],
+) -> dict[str, Any]:
+    log(
+        f"{name}: {requests} requests x {chunks} chunks, TTFT {ttft * 1000:g} ms / ITL "
+        f"{itl * 1000:g} ms, concurrency {concurrency}"
+    )
+    with server(ttft, itl, chunks, record=True) as url:
+
+        def one(c: str) -> dict[str, Any]:
+            r = run_client(
+                c,
+                url,
+                requests=requests,
+                chunks=chunks,
+                concurrency=concurrency,
+                record=c != "raw_socket",
+                timeout=180,
+            )
+            sends = send_log(url)
+            if not r.get("failed"):
+                r.update(timing_errors(r.pop("arrivals", []), sends))
+                r["req_per_s"] = r["requests"] / r["wall_s"]
+            return r
+
+        res = alternate(clients, runs, one)
+    keys = [
+        "wall_s",
+        "req_per_s",
+        "cpu_s",
+        "peak_rss_mb",
+        "ttft_err_p50_ms",
+        "ttft_err_p99_ms",
+        "itl_err_p50_ms",
+        "itl_err_p99_ms",
+        "errors",
+    ]
+    return {
+        c: {k: median_of(rs, k) for k in keys} | {"failed": sum(1 for r in rs if r.get("failed"))}
+        for c, rs in res.items()
+    }
+
+
+def capacity(levels: list[int], chunks: int, clients: list[str]) -> dict[str, Any]:
+    log(f"S4: capacity at 1,000 tokens/s per stream ({chunks} chunks each), ITL error p99 < 2 ms")
+    out: dict[str, Any] = {}
+    with server(0.02, 0.001, chunks, record=True) as url:
+        for c in clients:
+            best = 0
+            tried = []
+            for level in levels:
+                r = run_client(
+                    c,
+                    url,
+                    requests=level * 2,
+                    chunks=chunks,
+                    concurrency=level,
+                    record=True,
+                    timeout=120,
+                )
+                sends = send_log(url)
+                if r.get("failed"):
+                    break
+                err = timing_errors(r.pop("arrivals", []), sends)
+                p99 = err["itl_err_p99_ms"]
+                tried.append({"streams": level, "itl_err_p99_ms": p99})
+                log(f"  {c} @ {level}: ITL error p99 {p99:.3f} ms")
+                if p99 is None or p99 >= 2.0:
+                    break
+                best = level
+            out[c] = {"max_streams": best, "levels": tried}
+    return out
+
+
+def fmt(v: Any, spec: str = ".3g") -> str:
+    if v is None:
+        return "–"
+    return format(v, spec) if isinstance(v, float) else str(v)
+
+
+def markdown(res: dict[str, Any]) -> str:
+    out = [f"Benchmarks · {res['date']} · {res['machine']} · `{res['command']}`", ""]
+    if "S1" in res:
+        s = res["S1"]
+        ref = s["raw_aiohttp"]["chunks_per_s"]
+        floor = s["raw_socket"]["chunks_per_s"]
+        out += [
+            "**S1** one stream of 50,000 chunks, as fast as possible",
+            "",
+            "| client | chunks/s | CPU ms / 1,000 chunks | × raw aiohttp | × floor |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for c in ALL:
+            r = s[c]
+            cps = r["chunks_per_s"]
+            out.append(
+                f"| {LABEL[c]} | {fmt(cps, ',.0f')} | {fmt(r['cpu_ms_per_1000'], '.2f')} | "
+                f"{fmt(cps / ref if cps and ref else None, '.2f')} | "
+                f"{fmt(cps / floor if cps and floor else None, '.3f')} |"
+            )
+        out.append("")
+    for key, title in (
+        ("S2_64", "**S2** 2,000 requests × 50 chunks, 20 ms TTFT / 2 ms ITL, concurrency 64"),
+        ("S2_512", "**S2** same at concurrency 512"),
+        ("S3", "**S3** concurrency 1, 100 ms TTFT / 10 ms ITL: timing error at rest"),
+    ):
+        if key not in res:
+            continue
+        s = res[key]
+        ref = s.get("raw_aiohttp", {}).get("req_per_s")
+        out += [
+            title,
+            "",
+            "| client | wall s | req/s | × raw aiohttp | CPU s | peak RSS MB | TTFT err p50/p99 ms | ITL err p50/p99 ms |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for c, r in s.items():
+            rps = r.get("req_per_s")
+            out.append(
+                f"| {LABEL[c]} | {fmt(r.get('wall_s'), '.2f')} | {fmt(rps, ',.0f')} | "
+                f"{fmt(rps / ref if rps and ref else None, '.2f')} | {fmt(r.get('cpu_s'), '.2f')} | "
+                f"{fmt(r.get('peak_rss_mb'), '.0f')} | {fmt(r.get('ttft_err_p50_ms'), '.3f')} / "
+                f"{fmt(r.get('ttft_err_p99_ms'), '.3f')} | {fmt(r.get('itl_err_p50_ms'), '.3f')} / "
+                f"{fmt(r.get('itl_err_p99_ms'), '.3f')} |"
+                + (" (failed)" if r.get("failed") else "")
+            )
+        out.append("")
+    if "S4" in res:
+        out += [
+            "**S4** capacity: most concurrent 1,000 tok/s streams with ITL error p99 < 2 ms",
+            "",
+            "| client | streams |",
+            "|---|---:|",
+        ]
+        out += [f"| {LABEL[c]} | {r['max_streams']} |" for c, r in res["S4"].items()]
+        out.append("")
+    return "\n".join(out)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--runs", type=int, default=None)
+    p.add_argument("--scenarios", default="S1,S2,S3,S4")
+    p.add_argument("--out", default=str(HERE / "results"))
+    a = p.parse_args()
+    runs = a.runs or (1 if a.quick else 3)
+    want = set(a.scenarios.split(","))
+    res: dict[str, Any] = {
+        "date": datetime.date.today().isoformat(),
+        "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}",
+        "command": "python benchmarks/run.py" + (" --quick" if a.quick else ""),
+    }
+    if "S1" in want:
+        res["S1"] = s1(runs, 20_000 if a.quick else 50_000)
+    if "S2" in want:
+        n = 500 if a.quick else 2000
+        res["S2_64"] = paced("S2", runs, 0.02, 0.002, n, 50, 64, [*TIMED, "raw_socket"])
+        res["S2_512"] = paced("S2", runs, 0.02, 0.002, n, 50, 512, [*TIMED, "raw_socket"])
+    if "S3" in want:
+        res["S3"] = paced("S3", runs, 0.1, 0.01, 5 if a.quick else 10, 30, 1, TIMED)
+    if "S4" in want:
+        levels = [8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512]
+        res["S4"] = capacity(levels, 100 if a.quick else 200, ["groqstream_client", "raw_aiohttp"])
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(res, indent=2))
+    md = markdown(res)
+    (out / "latest.md").write_text(md + "\n")
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
