@@ -50,8 +50,7 @@ def alternate(clients: list[str], runs: int, fn: Any) -> dict[str, list[dict[str
             log(
                 f"  run {i + 1}/{runs} {c}: "
                 + (
-                    (r.get("failed")
-                    and f"FAILED {r['failed'][:200]}")
+                    (r.get("failed") and f"FAILED {r['failed'][:200]}")
                     or ", ".join(f"{k}={v:.4g}" for k, v in r.items() if isinstance(v, float))
                 )
             )
@@ -238,7 +237,8 @@ def main() -> None:
         "command": "python benchmarks/run.py" + (" --quick" if a.quick else ""),
     }
     if "S1" in want:
-        res["S1"] = s1(runs, 20_000 if a.quick else 50_000)
+        res["S1_chunks"] = 20_000 if a.quick else 50_000
+        res["S1"] = s1(runs, res["S1_chunks"])
     if "S2" in want:
         n = 500 if a.quick else 2000
         res["S2_64"] = paced("S2", runs, 0.02, 0.002, n, 50, 64, [*TIMED, "raw_socket"])

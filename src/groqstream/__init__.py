@@ -12,6 +12,7 @@ Groq first, any OpenAI-compatible endpoint too. Every stream measures its own la
 
 from ._transport import RetryPolicy, Timeouts
 from ._version import __version__
+from .batch import BatchInputError, BatchSummary, run_batch
 from .client import GROQ_BASE_URL, Client, ask
 from .errors import (
     APIConnectionError,
@@ -55,6 +56,8 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchInputError",
+    "BatchSummary",
     "ChatStream",
     "Client",
     "Completion",
@@ -89,4 +92,5 @@ __all__ = [
     "Usage",
     "__version__",
     "ask",
+    "run_batch",
 ]
