@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import groq
 import httpx
-from common import MESSAGES, args, main
+from common import args, main
+from sdk_stream import one_sdk
 
 CHUNKS = args().chunks
 
@@ -23,24 +22,7 @@ async def opener(url: str, concurrency: int) -> groq.AsyncGroq:
 async def one(
     client: groq.AsyncGroq, n: int, record: bool
 ) -> tuple[str, int, list[tuple[int, int]], int]:
-    arr: list[tuple[int, int]] = []
-    got = 0
-    cid = ""
-    start = time.perf_counter_ns()
-    stream = await client.chat.completions.create(
-        model="bench",
-        messages=MESSAGES,
-        stream=True,
-        max_tokens=CHUNKS,  # type: ignore[arg-type]
-    )
-    async for chunk in stream:
-        now = time.perf_counter_ns()
-        cid = chunk.id
-        if chunk.choices and (c := chunk.choices[0].delta.content):
-            got += 1
-            if record:
-                arr.append((int(c), now))
-    return cid, start, arr, got
+    return await one_sdk(client, CHUNKS, record)
 
 
 async def closer(client: groq.AsyncGroq) -> None:
