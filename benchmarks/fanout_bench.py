@@ -15,13 +15,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
 import subprocess
 import sys
 import time
 from typing import Any
 
 from harness import HERE, _env, pct, send_log, server, timing_errors
+
+sys.path.insert(0, str(HERE / "clients"))
+from common import peak_rss_mb
 
 TTFT, ITL, CHUNKS = 0.05, 0.01, 50
 
@@ -61,7 +63,7 @@ async def child(url: str, requests: int, concurrency: int) -> dict[str, Any]:
         "wall_s": wall,
         "req_per_s": report.completed / wall,
         "output_tok_per_s": report.total_output_tokens / wall,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
         "loop_lag_p99_ms": (report.loop_lag_p99_s or 0) * 1000,
         "p50_ttft_ms": report.ttft.p50 * 1000,
         "p99_ttft_ms": report.ttft.p99 * 1000,
