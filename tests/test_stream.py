@@ -171,13 +171,19 @@ async def test_breaking_out_early_still_returns_connection_when_finish_seen(
     assert server.stats.connections_total == 1
 
 
-async def test_concurrent_streams_share_the_pool(client: Client, server: SimulatedServer) -> None:
-    async def one(i: int) -> str:
-        async with client.stream(model="m", prompt=f"c{i}") as s:
-            await s.until_done()
-        return s.text
+async def test_concurrent_streams_share_the_pool() -> None:
+    """50 streams at once all run at once (no hidden pool cap); a slow TTFT makes them overlap."""
+    async with (
+        SimulatedServer(ttft=0.3, output_tokens=8) as server,
+        Client(base_url=server.base_url) as client,
+    ):
 
-    texts = await asyncio.gather(*(one(i) for i in range(50)))
+        async def one(i: int) -> str:
+            async with client.stream(model="m", prompt=f"c{i}") as s:
+                await s.until_done()
+            return s.text
+
+        texts = await asyncio.gather(*(one(i) for i in range(50)))
     assert len(set(texts)) == 50
     assert server.stats.streams_peak == 50
 
