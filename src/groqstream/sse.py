@@ -101,6 +101,21 @@ class SSEDecoder:
         comes back as its raw data bytes: the allocation-light form the stream reader uses."""
         if not data:
             return []
+        if not self._start and not self._skip_lf and b"\r" not in data:
+            # The common case, a run of `data: <payload>` events and nothing else, split in
+            # one pass: every LF then belongs to a "\n\ndata: " separator or the final "\n\n".
+            buf = self._buf + data if self._buf else data
+            end = buf.rfind(b"\n\n")
+            if end < 0:
+                self._buf = buf
+                return []
+            if buf.startswith(b"data: ") and buf.count(b"\n", 0, end) == 2 * buf.count(
+                b"\n\ndata: ", 0, end
+            ):
+                self._buf = buf[end + 2 :]
+                return buf[6:end].split(b"\n\ndata: ")  # type: ignore[return-value]
+            self._buf = b""
+            data = buf
         out: list[ServerSentEvent | bytes] = []
         for block in self._blocks(data):
             if block[:6] == b"data: " and b"\n" not in block:
