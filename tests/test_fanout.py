@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import anyio
 import pytest
@@ -63,7 +64,7 @@ async def test_request_dict_fields_win_over_defaults() -> None:
         SimulatedServer(ttft=0, tokens_per_second=0) as srv,
         Client(base_url=srv.base_url) as client,
     ):
-        reqs = [
+        reqs: list[str | dict[str, Any]] = [
             "plain",
             {"prompt": "own model", "model": "mine", "temperature": 0.9},
             {"messages": [{"role": "system", "content": "own"}, {"role": "user", "content": "x"}]},

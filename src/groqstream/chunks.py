@@ -121,6 +121,59 @@ class _ToolCallParts:
         self.args: list[str] = []
 
 
+# How many times one stream may try to learn a chunk template: streams whose chunks differ
+# in more than the text (OpenAI's per-chunk `obfuscation`) stop paying for the attempts.
+_LEARN_BUDGET = 8
+
+
+class _Template:
+    """The bytes around the text of a plain one-choice chunk, learned from one such chunk.
+
+    Later chunks that are exactly `prefix + JSON string + suffix` are the same object with
+    another text, so only the string needs parsing. `key` is "content" or "reasoning".
+    """
+
+    __slots__ = ("content", "index", "prefix", "prefix_len", "suffix", "suffix_len")
+
+    def __init__(self, prefix: bytes, suffix: bytes, content: bool, index: int) -> None:
+        self.prefix = prefix
+        self.suffix = suffix
+        self.prefix_len = len(prefix)
+        self.suffix_len = len(suffix)
+        self.content = content
+        self.index = index
+
+
+def _learn_template(raw: bytes, key: bytes, value: str, index: int) -> _Template | None:
+    """A template from a chunk whose only output is `value` under `key`, if one is safe.
+
+    The key must occur once in the raw bytes, written compactly (`"key":"`), and the JSON
+    string after it must decode to `value`; then everything else in the chunk is fixed bytes.
+    """
+    if raw.count(key) != 1:
+        return None
+    start = raw.find(key + b':"')
+    if start < 0:
+        return None
+    start += len(key) + 1  # the opening quote of the value
+    end = start
+    while True:
+        end = raw.find(b'"', end + 1)
+        if end < 0:
+            return None
+        slashes = 0
+        while raw[end - 1 - slashes] == 0x5C:  # backslash
+            slashes += 1
+        if not slashes & 1:
+            break
+    try:
+        if _loads(raw[start : end + 1]) != value:
+            return None
+    except _JSONDecodeError:
+        return None
+    return _Template(raw[: start + 1], raw[end:], key == b'"content"', index)
+
+
 class ChunkAssembler:
     """Turns decoded SSE events into `Delta`s and accumulates the whole completion.
 
@@ -132,7 +185,9 @@ class ChunkAssembler:
 
     __slots__ = (
         "_content",
+        "_learn_budget",
         "_reasoning",
+        "_template",
         "_timings",
         "_tools",
         "_usage",
@@ -166,6 +221,8 @@ class ChunkAssembler:
         self._xgroq_usage: dict[str, Any] | None = None
         self._timings: dict[str, Any] | None = None
         self._usage_obj: Usage | None = None
+        self._template: _Template | None = None
+        self._learn_budget = _LEARN_BUDGET
 
     # --- the hot path --------------------------------------------------------------------
 
@@ -187,6 +244,13 @@ class ChunkAssembler:
     def _feed(
         self, events: Sequence[ServerSentEvent | bytes], arrived_ns: int, out: list[Delta]
     ) -> None:
+        tpl = self._template
+        if tpl is not None:
+            n = self._template_run(tpl, events, arrived_ns, out)
+            if n == len(events):
+                return
+            if n:
+                events = events[n:]
         objs, raws, error = self._parse(events)
         try:
             self._apply(objs, raws, arrived_ns, out)
@@ -196,6 +260,48 @@ class ChunkAssembler:
             if error.request_id is None:
                 error.request_id = self.request_id  # known only once the chunks are applied
             raise error
+
+    def _template_run(
+        self,
+        tpl: _Template,
+        events: Sequence[ServerSentEvent | bytes],
+        arrived_ns: int,
+        out: list[Delta],
+    ) -> int:
+        """Apply the leading events that match the learned template; return how many.
+
+        Each match costs two bytes comparisons and one `orjson.loads` of the text's JSON
+        string, instead of parsing and walking the whole chunk object.
+        """
+        prefix, suffix = tpl.prefix, tpl.suffix
+        lo, cut = tpl.prefix_len - 1, tpl.suffix_len - 1
+        index = tpl.index
+        if tpl.content:
+            parts = self._content.setdefault(index, [])
+        else:
+            parts = self._reasoning.setdefault(index, [])
+        is_content = tpl.content
+        out_append = out.append
+        ns_append = self.output_ns.append
+        parts_append = parts.append
+        n = 0
+        try:
+            for p in events:
+                if not (p.startswith(prefix) and p.endswith(suffix)):  # type: ignore[union-attr]
+                    break
+                text = _loads(p[lo : len(p) - cut])  # type: ignore[index,arg-type]
+                n += 1
+                if text:
+                    parts_append(text)
+                    if is_content:
+                        out_append(Delta(text, None, None, None, index, arrived_ns))
+                    else:
+                        out_append(Delta("", text, None, None, index, arrived_ns))
+                    ns_append(arrived_ns)
+        except (AttributeError, _JSONDecodeError):
+            pass  # an event object or a text that is not one JSON string: the general path
+        self.chunks += n
+        return n
 
     def _parse(
         self, events: Sequence[ServerSentEvent | bytes]
@@ -270,8 +376,10 @@ class ChunkAssembler:
                     raise self._stream_error(obj)
                 self._extras(obj)
                 continue
+            plain = True
             if "x_groq" in obj or "usage" in obj or "timings" in obj:
                 self._extras(obj)
+                plain = False
             if len(choices) == 1:
                 ch = choices[0]
                 delta = ch.get("delta")
@@ -285,9 +393,21 @@ class ChunkAssembler:
                             parts0.append(content)
                         out_append(Delta(content, None, None, None, index, arrived_ns))
                         ns_append(arrived_ns)
+                        if plain and self._learn_budget:
+                            self._learn(raws[i], b'"content"', content, index)
                         continue
+                    if plain and self._learn_budget and type(delta.get("reasoning")) is str:
+                        self._learn(raws[i], b'"reasoning"', delta["reasoning"], ch.get("index"))
             if self._choices(choices, arrived_ns, out):
                 ns_append(arrived_ns)
+
+    def _learn(self, raw: Any, key: bytes, value: str, index: Any) -> None:
+        """Try to learn the chunk template from a plain one-choice chunk (see `_Template`)."""
+        self._learn_budget -= 1
+        if type(raw) is bytes and value and (index is None or type(index) is int):
+            tpl = _learn_template(raw, key, value, index or 0)
+            if tpl is not None:
+                self._template = tpl
 
     def _choices(self, choices: list[dict[str, Any]], arrived_ns: int, out: list[Delta]) -> bool:
         """The general path for a chunk's choices; True if any carried output."""

@@ -1,0 +1,207 @@
+"""The learned chunk template must give exactly what full parsing gives, on any input.
+
+Every test runs the same events through an assembler that may learn a template and one that
+may not (`_learn_budget = 0`), and compares everything a user can observe.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import orjson
+import pytest
+
+from groqstream import MalformedChunkError
+from groqstream.chunks import ChunkAssembler
+from groqstream.sse import ServerSentEvent
+
+HEAD: dict[str, Any] = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion.chunk",
+    "created": 1730000000,
+    "model": "m",
+}
+
+
+def raw(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+    choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+    return orjson.dumps({**HEAD, "choices": [choice], **extra})
+
+
+def observe(asm: ChunkAssembler, reads: list[list[Any]]) -> dict[str, Any]:
+    deltas = []
+    for n, events in enumerate(reads):
+        deltas += [
+            (d.content, d.reasoning, d.tool_calls, d.finish_reason, d.index, d.arrived_ns)
+            for d in asm.feed(events, n)
+        ]
+        if asm.error is not None:
+            break
+    err = asm.error
+    return {
+        "deltas": deltas,
+        "text": asm.text(),
+        "reasoning": asm.reasoning(),
+        "finish": asm.finish_reason,
+        "usage": asm.usage,
+        "request_id": asm.request_id,
+        "chunks": asm.chunks,
+        "output_ns": asm.output_ns,
+        "done": asm.done,
+        "error": (type(err), str(err)) if err is not None else None,
+    }
+
+
+def both(reads: list[list[Any]]) -> tuple[dict[str, Any], dict[str, Any], ChunkAssembler]:
+    learner, plain = ChunkAssembler(), ChunkAssembler()
+    plain._learn_budget = 0
+    got = observe(learner, reads)
+    want = observe(plain, reads)
+    return got, want, learner
+
+
+def test_a_plain_stream_is_served_by_the_template() -> None:
+    reads: list[list[Any]] = [
+        [raw({"role": "assistant", "content": ""}, x_groq={"id": "req_1"}), raw({"content": "Hi"})],
+        [raw({"content": f" t{k}"}) for k in range(50)],
+        [raw({}, "stop", x_groq={"id": "req_1", "usage": {"completion_tokens": 51}}), b"[DONE]"],
+    ]
+    got, want, learner = both(reads)
+    assert got == want
+    assert learner._template is not None and learner._template.content
+    assert got["text"].startswith("Hi t0 t1") and got["chunks"] == 53
+
+    class Counting(ChunkAssembler):
+        parsed = 0
+
+        def _parse(self, events: Any) -> Any:
+            Counting.parsed += len(events)
+            return super()._parse(events)
+
+    asm = Counting()
+    observe(asm, reads)
+    assert Counting.parsed == 2 + 2  # the first and last reads; the 50 middle chunks skip it
+
+
+def test_reasoning_then_content_both_use_templates() -> None:
+    reads: list[list[Any]] = [
+        [raw({"reasoning": "Think"})],
+        [raw({"reasoning": f" r{k}"}) for k in range(5)],
+        [raw({"content": "A"})],
+        [raw({"content": f" c{k}"}) for k in range(5)],
+        [raw({}, "stop"), b"[DONE]"],
+    ]
+    got, want, learner = both(reads)
+    assert got == want
+    assert got["reasoning"] == "Think r0 r1 r2 r3 r4"
+    assert learner._template is not None and learner._template.content
+
+
+TRICKY_TEXTS = [
+    'a "quoted" word',
+    "back\\slash",
+    "ends with a backslash \\",
+    "\\",
+    '\\"',
+    "line\nbreak\ttab",
+    "unicode é ✓ 🚀",
+    "</script>",
+    '"},"logprobs":null,"finish_reason":"stop"}]}',
+    '","content":"',
+    "",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY_TEXTS)
+def test_texts_that_look_like_json_survive(text: str) -> None:
+    reads = [[raw({"content": "first"})], [raw({"content": text})], [raw({"content": text + "x"})]]
+    got, want, _ = both(reads)
+    assert got == want
+    assert got["text"] == "first" + text + text + "x"
+
+
+def test_a_server_that_escapes_non_ascii_is_decoded_the_same() -> None:
+    def ascii_raw(text: str) -> bytes:
+        obj = {**HEAD, "choices": [{"index": 0, "delta": {"content": text}}]}
+        return json.dumps(obj, separators=(",", ":")).encode()  # ensure_ascii: \u00e9
+
+    reads = [[ascii_raw("é")], [ascii_raw("ü")], [ascii_raw("x")], [ascii_raw('"✓"')]]
+    got, want, _ = both(reads)
+    assert got == want and got["text"] == 'éüx"✓"'
+
+
+def test_a_change_outside_the_text_falls_back_and_relearns() -> None:
+    later = {**HEAD, "created": HEAD["created"] + 1}
+    chunks = [raw({"content": "a"}), raw({"content": "b"})]
+    chunks.append(orjson.dumps({**later, "choices": [{"index": 0, "delta": {"content": "c"}}]}))
+    chunks.append(orjson.dumps({**later, "choices": [{"index": 0, "delta": {"content": "d"}}]}))
+    chunks.append(raw({"content": "e"}, usage={"completion_tokens": 5}))
+    chunks.append(raw({"content": "f", "tool_calls": None}))
+    chunks.append(raw({"content": "g"}, "stop"))
+    got, want, _ = both([[c] for c in chunks])
+    assert got == want and got["text"] == "abcdefg" and got["finish"] == "stop"
+
+
+def test_malformed_chunk_after_learning_is_still_a_typed_error() -> None:
+    prefix = raw({"content": "X"}).split(b'"X"')[0]
+    bad = [
+        prefix + b'"broken \\"},"logprobs":null,"finish_reason":null}]}',  # trailing backslash
+        prefix + b'"a"b"},"logprobs":null,"finish_reason":null}]}',  # bare quote
+        prefix + b'"tab\there"},"logprobs":null,"finish_reason":null}]}',  # raw control char
+    ]
+    for b in bad:
+        got, want, _ = both([[raw({"content": "ok"})], [raw({"content": "ok2"}), b]])
+        assert got == want
+        assert got["error"] is not None and got["error"][0] is MalformedChunkError
+        assert got["text"] == "okok2"
+
+
+def test_event_objects_and_other_choices_mixed_in() -> None:
+    two = {**HEAD, "choices": [{"index": 1, "delta": {"content": "other"}, "finish_reason": None}]}
+    reads: list[list[Any]] = [
+        [raw({"content": "a"}), raw({"content": "b"})],
+        [raw({"content": "c"}), ServerSentEvent(data=raw({"content": "d"}).decode())],
+        [orjson.dumps(two), raw({"content": "e"})],
+        [ServerSentEvent(event="ping", data="{}"), raw({"content": "f"}), b"[DONE]"],
+    ]
+    got, want, _ = both(reads)
+    assert got == want and got["text"] == "abcdef"
+
+
+def test_learning_gives_up_on_streams_that_never_repeat() -> None:
+    # OpenAI adds a per-chunk `obfuscation` string: no template ever matches.
+    reads = [[raw({"content": f"t{k}"}, obfuscation="x" * k)] for k in range(40)]
+    got, want, learner = both(reads)
+    assert got == want
+    assert learner._learn_budget == 0
+
+
+def test_random_streams_match_full_parsing() -> None:
+    rng = random.Random(7)
+    alphabet = ['"', "\\", "\n", "é", "a", " ", "}", ",", ":", "🚀", "\u2028", "/"]
+    for _ in range(200):
+        chunks: list[Any] = [raw({"role": "assistant", "content": ""}, x_groq={"id": "r"})]
+        for _ in range(rng.randrange(1, 30)):
+            text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 6)))
+            kind = rng.random()
+            if kind < 0.6:
+                chunks.append(raw({"content": text}))
+            elif kind < 0.8:
+                chunks.append(raw({"reasoning": text}))
+            elif kind < 0.9:
+                chunks.append(raw({"content": text}, usage=None))
+            else:
+                good = raw({"content": text})
+                cut = rng.randrange(len(good) - 20, len(good))
+                chunks.append(good[:cut] + good[cut + 1 :])  # one byte lost
+        chunks += [raw({}, "stop", x_groq={"id": "r", "usage": {"total_tokens": 3}}), b"[DONE]"]
+        reads: list[list[Any]] = []
+        i = 0
+        while i < len(chunks):
+            n = rng.randrange(1, 6)
+            reads.append(chunks[i : i + n])
+            i += n
+        got, want, _ = both(reads)
+        assert got == want
