@@ -43,7 +43,7 @@ from .errors import (
 from .fanout import FanOut, Progress, Result
 from .metrics import StreamMetrics
 from .models import DEFAULT_MODEL
-from .report import SLO, LatencyReport
+from .report import SLO, LatencyAccumulator, LatencyReport
 from .stream import ChatStream
 from .types import Completion, Delta, ToolCall, Usage
 
@@ -71,6 +71,7 @@ __all__ = [
     "GroqStreamError",
     "IdleTimeout",
     "InternalServerError",
+    "LatencyAccumulator",
     "LatencyReport",
     "MalformedChunkError",
     "MissingAPIKeyError",

@@ -25,7 +25,7 @@ from ._transport import RetryPolicy
 from .errors import GroqStreamError, RateLimitError
 from .metrics import StreamMetrics
 from .ratelimit import RateLimitGate, estimate_tokens
-from .report import SLO, LatencyReport
+from .report import SLO, LatencyAccumulator, LatencyReport
 from .stream import ChatStream
 from .types import ToolCall, Usage
 
@@ -81,17 +81,6 @@ class Progress:
     finished: bool = False
 
 
-class _Entry:
-    """What the report keeps of a result (not its text)."""
-
-    __slots__ = ("error", "metrics", "queue_wait_s")
-
-    def __init__(self, r: Result) -> None:
-        self.metrics = r.metrics
-        self.error = r.error
-        self.queue_wait_s = r.queue_wait_s
-
-
 class FanOut:
     """A running (or ready) fan-out: an async iterator of `Result`s in completion order.
 
@@ -131,7 +120,7 @@ class FanOut:
         self._recv: MemoryObjectReceiveStream[Result]
         self._send, self._recv = anyio.create_memory_object_stream[Result](concurrency)
         self._task: asyncio.Task[None] | None = None
-        self._entries: list[_Entry] = []
+        self._acc = LatencyAccumulator()
         self._recent_ttft: collections.deque[float] = collections.deque(maxlen=500)
         self._lags: list[float] = []
         self._done = 0
@@ -219,9 +208,7 @@ class FanOut:
     def report(self, slo: SLO | None = None) -> LatencyReport:
         """The `LatencyReport` of the results so far (complete once the run finished)."""
         duration = ((self._ended or time.monotonic()) - self._started) if self._started else 0.0
-        return LatencyReport.from_results(
-            self._entries, duration_s=duration, slo=slo, loop_lags=self._lags
-        )
+        return self._acc.report(duration_s=duration, slo=slo, loop_lags=self._lags)
 
     def _start(self) -> None:
         self._started = time.monotonic()
@@ -292,7 +279,7 @@ class FanOut:
                     self._recent_ttft.append(m.ttft_s)
         else:
             self._failed += 1
-        self._entries.append(_Entry(r))
+        self._acc.add(r)
 
     def _body(self, item: Request) -> dict[str, Any]:
         d = self._defaults

@@ -1,0 +1,74 @@
+"""Sans-IO tests of `LatencyReport` and its bounded-memory `LatencyAccumulator`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pytest
+
+from groqstream import SLO, LatencyReport
+from groqstream.metrics import StreamMetrics, compute_metrics
+from groqstream.report import LatencyAccumulator
+
+MS = 1_000_000
+
+
+@dataclass
+class R:
+    metrics: StreamMetrics | None
+    error: BaseException | None = None
+    queue_wait_s: float = 0.0
+
+
+def stream(start_ms: int, ttft_ms: int, gaps_ms: list[int]) -> StreamMetrics:
+    out = [(start_ms + ttft_ms) * MS]
+    for g in gaps_ms:
+        out.append(out[-1] + g * MS)
+    return compute_metrics(start_ms * MS, out[-1] + MS, out)
+
+
+def test_report_sums_up_latencies_failures_and_goodput() -> None:
+    results = [
+        R(stream(0, 100, [10, 10, 10]), queue_wait_s=0.0),
+        R(stream(5, 300, [20, 20]), queue_wait_s=0.2),
+        R(stream(10, 50, []), queue_wait_s=0.1),  # one token: TPOT undefined
+        R(None, error=TimeoutError()),
+    ]
+    rep = LatencyReport.from_results(results, slo=SLO(ttft=0.2))
+    assert (rep.count, rep.completed, rep.failed) == (4, 3, 1)
+    assert rep.failures_by_kind == {"TimeoutError": 1}
+    assert rep.ttft.count == 3 and rep.ttft.min == pytest.approx(0.05)
+    assert rep.ttft.max == pytest.approx(0.3)
+    assert rep.itl.count == 5 and rep.itl.p50 == pytest.approx(0.01)
+    assert rep.tpot.count == 2  # the one-token stream has none
+    assert rep.queue_wait.count == 4 and rep.queue_wait.max == pytest.approx(0.2)
+    assert rep.good == 2  # TTFT 100 and 50 ms meet 200 ms; 300 ms does not
+    # duration: first send (0 ms) to last end (305 + 40 + 1 ms)
+    assert rep.duration_s == pytest.approx(0.346)
+    assert rep.to_dict()["p99_ttft_ms"] == pytest.approx(rep.ttft.p99 * 1000)
+
+
+def test_a_missing_value_fails_its_slo() -> None:
+    rep = LatencyReport.from_results([R(stream(0, 10, []))], slo=SLO(tpot=1.0))
+    assert rep.good == 0  # no TPOT with one token: the objective is not met
+
+
+def test_itl_beyond_the_cap_is_a_uniform_sample_with_an_exact_count() -> None:
+    acc = LatencyAccumulator(itl_cap=1000, seed=1)
+    # 100 streams of 100 gaps each: gaps 1..100 ms, so every percentile is known exactly
+    for i in range(100):
+        acc.add(R(stream(i, 10, list(range(1, 101)))))
+    rep = acc.report()
+    assert rep.itl.count == 100 * 100
+    assert len(acc._itl) == 1000  # memory stays bounded
+    assert rep.itl.min >= 0.001 and rep.itl.max <= 0.1
+    assert rep.itl.p50 == pytest.approx(0.0505, abs=0.006)  # a sample, close to the truth
+    assert rep.itl.p90 == pytest.approx(0.0901, abs=0.006)
+    assert rep.ttft.count == 100 and rep.e2el.count == 100
+
+
+def test_empty_report_is_nan_not_an_error() -> None:
+    rep = LatencyAccumulator().report()
+    assert rep.count == 0 and rep.duration_s == 0.0
+    assert math.isnan(rep.ttft.p50) and rep.server_total is None
