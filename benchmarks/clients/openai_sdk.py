@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import httpx
 import openai
+
+try:  # openai >= 3 runs on httpx2, older releases on httpx
+    from httpx2 import Limits
+except ImportError:  # pragma: no cover
+    from httpx import Limits  # type: ignore[assignment]
 from common import args, main
 from sdk_stream import one_sdk
 
@@ -11,7 +15,7 @@ CHUNKS = args().chunks
 
 
 async def opener(url: str, concurrency: int) -> openai.AsyncOpenAI:
-    limits = httpx.Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency)
+    limits = Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency)
     http = openai.DefaultAsyncHttpxClient(limits=limits)
     return openai.AsyncOpenAI(
         base_url=url, api_key="bench", max_retries=0, http_client=http, timeout=None
