@@ -130,7 +130,8 @@ class _Template:
     """The bytes around the text of a plain one-choice chunk, learned from one such chunk.
 
     Later chunks that are exactly `prefix + JSON string + suffix` are the same object with
-    another text, so only the string needs parsing. `key` is "content" or "reasoning".
+    another text, so only the string needs parsing. `content` says whether that text is
+    content (True) or reasoning (False); `index` is the choice.
     """
 
     __slots__ = ("content", "index", "prefix", "prefix_len", "suffix", "suffix_len")

@@ -103,8 +103,13 @@ class SLO:
 
     def met_by(self, m: StreamMetrics) -> bool:
         """True if a stream's metrics meet every objective given."""
-        for limit, value in ((self.ttft, m.ttft_s), (self.tpot, m.tpot_s), (self.e2el, m.e2el_s)):
-            if limit is not None and (value is None or value > limit):
+        return self.met(m.ttft_s, m.tpot_s, m.e2el_s)
+
+    def met(self, ttft: float | None, tpot: float | None, e2el: float | None) -> bool:
+        """True if these latencies meet every objective given; a missing one (None or NaN)
+        fails its objective."""
+        for limit, value in ((self.ttft, ttft), (self.tpot, tpot), (self.e2el, e2el)):
+            if limit is not None and (value is None or not value <= limit):
                 return False
         return True
 
@@ -391,13 +396,6 @@ class LatencyAccumulator:
         )
 
     def _good(self, slo: SLO) -> int:
-        """How many completed requests meet every objective (a missing value fails one)."""
-        good = 0
-        for ttft, tpot, e2el in zip(self._ttft, self._tpot, self._e2el, strict=True):
-            ok = True
-            for limit, value in ((slo.ttft, ttft), (slo.tpot, tpot), (slo.e2el, e2el)):
-                if limit is not None and not value <= limit:  # NaN fails, as None does
-                    ok = False
-                    break
-            good += ok
-        return good
+        """How many completed requests meet every objective."""
+        rows = zip(self._ttft, self._tpot, self._e2el, strict=True)
+        return sum(1 for ttft, tpot, e2el in rows if slo.met(ttft, tpot, e2el))
