@@ -243,10 +243,7 @@ class FanOut:
                             taken = time.monotonic()
                             self._pulled += 1
                             token = object()
-                            try:  # no checkpoint while slots are free: a wave of freed
-                                limiter.acquire_on_behalf_of_nowait(token)  # slots refills at once
-                            except anyio.WouldBlock:
-                                await limiter.acquire_on_behalf_of(token)
+                            await limiter.acquire_on_behalf_of(token)
                             self._in_flight += 1
                             tg.start_soon(self._worker, index, item, taken, limiter, token)
                             index += 1
