@@ -116,9 +116,9 @@ class FanOut:
         self._on_progress = on_progress
         self._progress_interval = progress_interval
         self._total: int | None = len(requests) if hasattr(requests, "__len__") else None  # type: ignore[arg-type]
-        self._send: MemoryObjectSendStream[Result]
-        self._recv: MemoryObjectReceiveStream[Result]
-        self._send, self._recv = anyio.create_memory_object_stream[Result](concurrency)
+        # Created when the run starts, so a fan-out never iterated holds nothing to close.
+        self._send: MemoryObjectSendStream[Result] | None = None
+        self._recv: MemoryObjectReceiveStream[Result] | None = None
         self._task: asyncio.Task[None] | None = None
         self._acc = LatencyAccumulator()
         self._recent_ttft: collections.deque[float] = collections.deque(maxlen=500)
@@ -147,10 +147,12 @@ class FanOut:
     async def __anext__(self) -> Result:
         if self._task is None:
             self._start()
+        assert self._recv is not None
+        assert self._task is not None
         try:
             return await self._recv.receive()
-        except anyio.EndOfStream:
-            assert self._task is not None
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            self._recv.close()
             await self._task  # re-raises an error of the input iterable
             raise StopAsyncIteration from None
         except BaseException:
@@ -175,6 +177,19 @@ class FanOut:
             task.cancel()
             with anyio.CancelScope(shield=True):
                 await asyncio.wait([task])
+        self._close_streams()
+
+    def _close_streams(self) -> None:
+        for stream in (getattr(self, "_send", None), getattr(self, "_recv", None)):
+            if stream is not None:
+                stream.close()
+
+    def __del__(self) -> None:
+        # Broken out of without `async with` or `aclose()`: stop the run, free both ends.
+        task = getattr(self, "_task", None)
+        if task is not None and not task.done() and not task.get_loop().is_closed():
+            task.cancel()
+        self._close_streams()
 
     async def collect(self) -> list[Result]:
         """Run to the end and return every result in input order."""
@@ -211,6 +226,7 @@ class FanOut:
         return self._acc.report(duration_s=duration, slo=slo, loop_lags=self._lags)
 
     def _start(self) -> None:
+        self._send, self._recv = anyio.create_memory_object_stream[Result](self.concurrency)
         self._started = time.monotonic()
         self._task = asyncio.get_running_loop().create_task(self._run())
 
@@ -232,6 +248,7 @@ class FanOut:
     async def _run(self) -> None:
         limiter = anyio.CapacityLimiter(self.concurrency)
         input_error: Exception | None = None
+        assert self._send is not None
         try:
             async with self._send, anyio.create_task_group() as outer:
                 outer.start_soon(self._ticker)
@@ -264,6 +281,7 @@ class FanOut:
         try:
             result = await self._one(index, item, taken)
             self._record(result)
+            assert self._send is not None
             await self._send.send(result)
         finally:
             self._in_flight -= 1
