@@ -327,3 +327,18 @@ async def test_connect_timeout_against_a_full_accept_queue() -> None:
         for f in fillers:
             f.close()
         listener.close()
+
+
+async def test_404_names_the_url_and_a_missing_v1(server: SimulatedServer) -> None:
+    base = server.base_url.removesuffix("/v1")  # .../openai: the classic mistake
+    async with Client(base_url=base) as c:
+        with pytest.raises(NotFoundError) as info:
+            await drain(c)
+    text = str(info.value)
+    assert f"POST {base}/chat/completions" in text
+    assert "does not end in /v1" in text
+    async with Client(base_url=server.base_url + "/nowhere/v1") as c:
+        with pytest.raises(NotFoundError) as info:
+            await drain(c)
+    assert "/nowhere/v1/chat/completions" in str(info.value)
+    assert "does not end in /v1" not in str(info.value)

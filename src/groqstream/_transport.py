@@ -204,7 +204,7 @@ class Transport:
             ) from None
         try:
             if resp.status >= 400:
-                raise await self._status_error(resp)
+                raise await self._status_error(resp, url)
             ctype = resp.content_type
             if stream and ctype != "text/event-stream":
                 raise await self._content_type_error(resp, "text/event-stream")
@@ -228,7 +228,15 @@ class Transport:
             return ""
         return raw.decode("utf-8", "replace")
 
-    async def _status_error(self, resp: aiohttp.ClientResponse) -> APIStatusError:
+    def _not_found_hint(self, url: str) -> str:
+        """What a 404 should tell: the URL asked for, and a base URL missing its `/v1`."""
+        hint = f" (POST {url})"
+        if not urlsplit(self.base_url).path.rstrip("/").endswith("/v1"):
+            hint += f"; the base URL {self.base_url} does not end in /v1 — OpenAI-compatible "
+            hint += "servers usually serve /v1/chat/completions"
+        return hint
+
+    async def _status_error(self, resp: aiohttp.ClientResponse, url: str) -> APIStatusError:
         text = await self._read_text(resp)
         headers = dict(resp.headers)
         rid = resp.headers.get("x-request-id")
@@ -259,6 +267,8 @@ class Transport:
                 headers=headers,
             )
             err.body = text
+        if resp.status == 404:
+            err.message += self._not_found_hint(url)
         log.debug("HTTP %s from %s (request %s)", resp.status, self._where(), rid)
         return err
 
