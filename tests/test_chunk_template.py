@@ -76,9 +76,9 @@ def test_a_plain_stream_is_served_by_the_template() -> None:
     class Counting(ChunkAssembler):
         parsed = 0
 
-        def _parse(self, events: Any) -> Any:
+        def _feed_general(self, events: Any, arrived_ns: int, out: Any) -> None:
             Counting.parsed += len(events)
-            return super()._parse(events)
+            super()._feed_general(events, arrived_ns, out)
 
     asm = Counting()
     observe(asm, reads)
@@ -170,10 +170,29 @@ def test_event_objects_and_other_choices_mixed_in() -> None:
     assert got == want and got["text"] == "abcdef"
 
 
-def test_learning_gives_up_on_streams_that_never_repeat() -> None:
-    # OpenAI adds a per-chunk `obfuscation` string: no template ever matches.
-    reads = [[raw({"content": f"t{k}"}, obfuscation="x" * k)] for k in range(40)]
+def test_ignored_fields_that_change_every_chunk_become_holes() -> None:
+    # OpenAI adds a per-chunk `obfuscation` string; some servers change `created` each chunk.
+    reads = [
+        [raw({"content": f"t{k}"}, obfuscation="x" * k, created=1730000000 + k)] for k in range(40)
+    ]
     got, want, learner = both(reads)
+    assert got == want
+    assert learner._template is not None and learner._template.pattern is not None
+    assert learner._learn_budget == 8 - 1  # learned once, served every later chunk
+
+
+def test_learning_gives_up_on_streams_that_never_repeat() -> None:
+    # Per-token logprobs differ in structure, not just in a scalar: no template can match.
+    def chunk(k: int) -> bytes:
+        choice = {
+            "index": 0,
+            "delta": {"content": f"t{k}"},
+            "logprobs": {"content": [{"token": f"t{k}", "logprob": -k / 7}] * (k % 3 + 1)},
+            "finish_reason": None,
+        }
+        return orjson.dumps({**HEAD, "choices": [choice]})
+
+    got, want, learner = both([[chunk(k)] for k in range(40)])
     assert got == want
     assert learner._learn_budget == 0
 
@@ -186,12 +205,19 @@ def test_random_streams_match_full_parsing() -> None:
         for _ in range(rng.randrange(1, 30)):
             text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 6)))
             kind = rng.random()
-            if kind < 0.6:
+            if kind < 0.4:
                 chunks.append(raw({"content": text}))
-            elif kind < 0.8:
+            elif kind < 0.55:
                 chunks.append(raw({"reasoning": text}))
+            elif kind < 0.65:
+                chunks.append(raw({"content": text}, usage=None, x_groq={"id": "r"}))
+            elif kind < 0.75:
+                noise = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 6)))
+                chunks.append(raw({"content": text}, obfuscation=noise))
+            elif kind < 0.85:
+                chunks.append(raw({"content": text}, created=rng.choice([1, -2, 3.5, 1e20])))
             elif kind < 0.9:
-                chunks.append(raw({"content": text}, usage=None))
+                chunks.append(raw({"reasoning_content": text}, obfuscation=text))
             else:
                 good = raw({"content": text})
                 cut = rng.randrange(len(good) - 20, len(good))

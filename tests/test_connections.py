@@ -82,22 +82,3 @@ async def test_cancel_during_retry_backoff() -> None:
                     await s.until_done()
             assert scope.cancelled_caught
         await server.wait_idle(timeout=2.0)
-
-
-def test_bulk_reader_fast_path_is_active_for_the_installed_aiohttp() -> None:
-    """The stream drains aiohttp's buffer in one join; if aiohttp's internals ever change
-    shape it falls back to readany() — this makes that fallback visible, not silent."""
-    from groqstream import stream
-
-    assert stream._FAST_DRAIN
-
-
-async def test_bulk_reads_keep_pooling_and_flow_control_right() -> None:
-    """Large fast streams through the bulk reader: whole text, one connection, no stall."""
-    async with SimulatedServer(ttft=0, tokens_per_second=0, output_tokens=20_000) as server:
-        async with Client(base_url=server.base_url) as client:
-            for _ in range(3):
-                async with client.stream(model="m", prompt="big") as s:
-                    n = sum(1 for _ in [d async for d in s if d.content])
-                assert n == 20_000 and len(s.text.split()) == 20_000
-            assert server.stats.connections_total == 1

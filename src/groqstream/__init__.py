@@ -10,7 +10,8 @@ Groq first, any OpenAI-compatible endpoint too. Every stream measures its own la
         print(s.metrics.ttft_s)
 """
 
-from ._transport import RetryPolicy, Timeouts
+from ._retry import RetryPolicy
+from ._transport import Timeouts
 from ._version import __version__
 from .batch import BatchInputError, BatchSummary, run_batch
 from .client import GROQ_BASE_URL, Client, ask
@@ -20,10 +21,12 @@ from .errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    CapacityExceededError,
     ConfigError,
     ConflictError,
     ConnectTimeout,
     ContentTypeError,
+    EventTooLargeError,
     FirstByteTimeout,
     GroqStreamError,
     IdleTimeout,
@@ -34,17 +37,18 @@ from .errors import (
     PermissionDeniedError,
     ProtocolError,
     RateLimitError,
+    RedirectError,
     RequestTimeoutError,
     RequestTooLargeError,
     StreamInterrupted,
     TotalTimeout,
     UnprocessableEntityError,
 )
-from .fanout import FanOut, Progress, Result
+from .fanout import FanOut, FanOutOptions, Progress, Result
 from .metrics import StreamMetrics
 from .models import DEFAULT_MODEL
 from .report import SLO, LatencyAccumulator, LatencyReport
-from .stream import ChatStream
+from .stream import ChatStream, StreamState
 from .types import Completion, Delta, ToolCall, Usage
 
 __all__ = [
@@ -58,6 +62,7 @@ __all__ = [
     "BadRequestError",
     "BatchInputError",
     "BatchSummary",
+    "CapacityExceededError",
     "ChatStream",
     "Client",
     "Completion",
@@ -66,7 +71,9 @@ __all__ = [
     "ConnectTimeout",
     "ContentTypeError",
     "Delta",
+    "EventTooLargeError",
     "FanOut",
+    "FanOutOptions",
     "FirstByteTimeout",
     "GroqStreamError",
     "IdleTimeout",
@@ -80,12 +87,14 @@ __all__ = [
     "Progress",
     "ProtocolError",
     "RateLimitError",
+    "RedirectError",
     "RequestTimeoutError",
     "RequestTooLargeError",
     "Result",
     "RetryPolicy",
     "StreamInterrupted",
     "StreamMetrics",
+    "StreamState",
     "Timeouts",
     "ToolCall",
     "TotalTimeout",

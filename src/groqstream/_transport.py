@@ -1,14 +1,19 @@
-"""The thin IO layer: one aiohttp session, request building, status → typed error, retry policy.
+"""The thin IO layer: one aiohttp session, request sending, status → typed error, deadlines.
 
-Everything protocol-shaped is decided by the sans-IO core; this module only moves bytes and
-turns aiohttp's failures into groqstream's error hierarchy.
+DESIGN: above the sans-IO core and `_aiohttp_compat.py`, below `stream.py` and `client.py`.
+Everything protocol-shaped is decided by the core; this module moves bytes, turns aiohttp's
+failures into groqstream's error hierarchy, and refuses what must not go on the wire (a key
+over cleartext to another host, a header with CR/LF, a redirect to anywhere).
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
-import random
+import math
+import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -19,24 +24,30 @@ import aiohttp
 import anyio
 import orjson
 
+from ._body import check_header_value
 from ._version import __version__
 from .chunks import error_from_payload
 from .errors import (
     APIConnectionError,
     APIStatusError,
+    APITimeoutError,
+    ConfigError,
     ConnectTimeout,
     ContentTypeError,
+    EventTooLargeError,
     FirstByteTimeout,
     GroqStreamError,
+    RedirectError,
     TotalTimeout,
     body_snippet,
 )
 
-__all__ = ["RetryPolicy", "Timeouts", "Transport", "is_loopback", "parse_retry_after"]
+__all__ = ["Deadlines", "Timeouts", "Transport", "is_loopback", "parse_retry_after"]
 
 log = logging.getLogger("groqstream")
 
-_ERROR_BODY_LIMIT = 64 * 1024
+_ERROR_BODY_LIMIT = 16 * 1024
+_INF = math.inf
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +57,8 @@ class Timeouts:
     - `connect`: opening the TCP (and TLS) connection.
     - `first_byte`: from sending the request to the response headers and, for a stream, to
       the first token (content, reasoning or tool-call text).
-    - `idle`: longest gap between data events once tokens flow; keep-alive comments don't count.
+    - `idle`: longest gap between data events once tokens flow; keep-alive comments don't
+      count, bytes of an event still arriving do (so a slow drip is alive).
     - `total`: the whole request, stream included (never retried).
     """
 
@@ -55,29 +67,52 @@ class Timeouts:
     idle: float | None = 30.0
     total: float | None = 600.0
 
+    def __post_init__(self) -> None:
+        for name in ("connect", "first_byte", "idle", "total"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise ConfigError(f"timeout {name} must be a number of seconds or None")
+            if v is not None and not v > 0:
+                raise ConfigError(f"timeout {name} must be positive (None disables it), got {v}")
+
 
 @dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Exponential backoff with jitter, honouring the server's `retry-after` when it gives one.
+class Deadlines:
+    """One attempt's deadlines, as absolute instants on the event loop's clock (inf: none).
 
-    A server-requested wait longer than `max_retry_after` is not waited for: the error is raised.
+    Created when the attempt starts; whoever arms a timer asks for the instant and gets the
+    error kind with it, so a timeout is never relabelled after the fact.
     """
 
-    max_retries: int = 2
-    initial: float = 0.5
-    cap: float = 8.0
-    jitter: float = 0.25
-    max_retry_after: float = 60.0
+    first_byte: float
+    total: float
+    idle: float | None
 
-    def delay(self, attempt: int, error: GroqStreamError) -> float | None:
-        """Seconds to wait before retry number `attempt` (1-based), or None to give up."""
-        if not error.retryable or attempt > self.max_retries:
-            return None
-        retry_after: float | None = getattr(error, "retry_after", None)
-        if retry_after is not None:
-            return retry_after if retry_after <= self.max_retry_after else None
-        base = min(self.cap, self.initial * 2.0 ** (attempt - 1))
-        return base * (1 - self.jitter * random.random())
+    @classmethod
+    def start(cls, t: Timeouts, now: float, *, stream: bool = True) -> Deadlines:
+        """Deadlines of an attempt starting at `now`. A non-streaming reply only comes when
+        the whole answer is ready, so only `total` bounds it."""
+        first = now + t.first_byte if stream and t.first_byte is not None else _INF
+        return cls(first, now + t.total if t.total is not None else _INF, t.idle)
+
+    def first(self) -> tuple[float, type[APITimeoutError]]:
+        """The instant that ends the wait for headers and first token, and what it raises."""
+        if self.total <= self.first_byte:
+            return self.total, TotalTimeout
+        return self.first_byte, FirstByteTimeout
+
+
+def timeout_error(kind: type[APITimeoutError], t: Timeouts) -> APITimeoutError:
+    """The error a deadline of `kind` raises, saying which limit passed."""
+    if kind is TotalTimeout:
+        return TotalTimeout(
+            f"the request exceeded its total timeout of {t.total}s", timeout=t.total
+        )
+    if kind is FirstByteTimeout:
+        return FirstByteTimeout(
+            f"no token within the first-byte timeout of {t.first_byte}s", timeout=t.first_byte
+        )
+    return kind(f"no data from the server for {t.idle}s (idle timeout)", timeout=t.idle)
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -111,6 +146,26 @@ def is_loopback(url: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
+_TAGS = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
+
+
+def html_text(page: str, limit: int = 300) -> str:
+    """An HTML error page reduced to its visible text, cut to `limit` characters."""
+    text = " ".join(html.unescape(_TAGS.sub(" ", page)).split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _check_url(base_url: str, has_key: bool, allow_insecure_http: bool) -> None:
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"base_url must be an http:// or https:// URL, got {base_url!r}")
+    if parts.scheme == "http" and has_key and not is_loopback(base_url) and not allow_insecure_http:
+        raise ConfigError(
+            f"refusing to send the API key in cleartext to {parts.scheme}://{parts.netloc}: use "
+            "https://, or pass allow_insecure_http=True if this network is really trusted"
+        )
+
+
 class Transport:
     """Owns the aiohttp session and sends requests; knows nothing about SSE or chunks."""
 
@@ -122,22 +177,40 @@ class Transport:
         headers: Mapping[str, str] | None,
         timeouts: Timeouts,
         max_connections: int | None,
+        verify: bool | ssl.SSLContext = True,
+        allow_insecure_http: bool = False,
     ) -> None:
+        if api_key is not None:
+            check_header_value("the API key", api_key)
+        _check_url(base_url, bool(api_key), allow_insecure_http)
+        if max_connections is not None and (
+            not isinstance(max_connections, int) or max_connections < 1
+        ):
+            raise ConfigError(f"max_connections must be a positive int or None: {max_connections}")
         self.base_url = base_url.rstrip("/")
         self.timeouts = timeouts
         self.max_connections = max_connections
+        self._verify = verify
         self._headers: dict[str, str] = {
             "Content-Type": "application/json",
             "User-Agent": f"groqstream/{__version__}",
         }
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
-        if headers:
-            self._headers.update(headers)
+        self._headers.update(self._checked(headers))
+        self._stream_headers = {**self._headers, "Accept": "text/event-stream"}
         self._session: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r})"
+
+    @staticmethod
+    def _checked(headers: Mapping[str, str] | None) -> dict[str, str]:
+        out = {}
+        for name, value in (headers or {}).items():
+            check_header_value(f"header {name!r}", name)
+            out[name] = check_header_value(f"the value of header {name!r}", value)
+        return out
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -147,6 +220,7 @@ class Transport:
                 limit=self.max_connections or 0,  # 0 = no hidden cap (aiohttp defaults to 100)
                 limit_per_host=0,
                 keepalive_timeout=30.0,
+                ssl=self._verify if self._verify is not True else True,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -169,52 +243,64 @@ class Transport:
         return self.base_url + path
 
     async def post(
-        self, path: str, body: dict[str, Any], *, stream: bool, limit: float | None
+        self,
+        path: str,
+        body: dict[str, Any],
+        *,
+        stream: bool,
+        deadlines: Deadlines,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> aiohttp.ClientResponse:
         """Send a POST and return the response once its headers arrived and its status is OK.
 
-        `limit` bounds the wait for the headers (None: no bound). Error statuses and a wrong
-        content type become typed errors; the response is closed in that case.
+        The wait for the headers ends at `deadlines.first()`. Error statuses, redirects and a
+        wrong content type become typed errors; the response is closed in that case.
         """
-        headers = self._headers
-        if stream:
-            headers = {**headers, "Accept": "text/event-stream"}
-        data = orjson.dumps(body)
+        headers = self._stream_headers if stream else self._headers
+        if extra_headers:
+            headers = {**headers, **self._checked(extra_headers)}
         url = self.url(path)
+        resp = await self._send(url, orjson.dumps(body), headers, deadlines)
+        try:
+            await self._check(resp, url, stream)
+        except BaseException:
+            resp.close()
+            raise
+        log.debug("POST %s -> %s (%s)", url, resp.status, resp.headers.get("x-request-id"))
+        return resp
+
+    async def _send(
+        self, url: str, data: bytes, headers: dict[str, str], deadlines: Deadlines
+    ) -> aiohttp.ClientResponse:
+        due, kind = deadlines.first()
+        limit = due - asyncio.get_running_loop().time() if due != _INF else None
         try:
             with anyio.fail_after(limit):
-                resp = await self.session.post(url, data=data, headers=headers)
+                return await self.session.post(
+                    url, data=data, headers=headers, allow_redirects=False
+                )
         except aiohttp.ServerTimeoutError:
             raise ConnectTimeout(
                 f"connecting to {self._where()} took longer than {self.timeouts.connect}s",
                 timeout=self.timeouts.connect,
             ) from None
         except TimeoutError:
-            t = self.timeouts
-            if t.total is not None and limit == t.total and limit != t.first_byte:
-                raise TotalTimeout(f"no response within the total timeout of {limit}s") from None
-            raise FirstByteTimeout(
-                f"no response headers within {limit}s of sending the request", timeout=limit
-            ) from None
+            raise timeout_error(kind, self.timeouts) from None
         except aiohttp.ClientConnectorError as e:
             raise APIConnectionError(f"cannot connect to {self._where()}: {e.os_error}") from None
         except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as e:
             raise APIConnectionError(
                 f"connection to {self._where()} failed: {type(e).__name__}"
             ) from None
-        try:
-            if resp.status >= 400:
-                raise await self._status_error(resp, url)
-            ctype = resp.content_type
-            if stream and ctype != "text/event-stream":
-                raise await self._content_type_error(resp, "text/event-stream")
-            if not stream and ctype != "application/json":
-                raise await self._content_type_error(resp, "application/json")
-        except BaseException:
-            resp.close()
-            raise
-        log.debug("POST %s -> %s (%s)", url, resp.status, resp.headers.get("x-request-id"))
-        return resp
+
+    async def _check(self, resp: aiohttp.ClientResponse, url: str, stream: bool) -> None:
+        if resp.status >= 400:
+            raise await self._status_error(resp, url)
+        if 300 <= resp.status < 400:
+            raise self._redirect_error(resp, url)
+        expected = "text/event-stream" if stream else "application/json"
+        if resp.content_type != expected:
+            raise await self._content_type_error(resp, expected)
 
     def _where(self) -> str:
         parts = urlsplit(self.base_url)
@@ -227,6 +313,17 @@ class Transport:
         except (TimeoutError, aiohttp.ClientError, OSError):
             return ""
         return raw.decode("utf-8", "replace")
+
+    def _redirect_error(self, resp: aiohttp.ClientResponse, url: str) -> RedirectError:
+        location = resp.headers.get("Location")
+        return RedirectError(
+            f"HTTP {resp.status} redirect from POST {url} to {location!r}: not followed (it "
+            "would re-send the prompt and headers); point base_url at the final address",
+            status=resp.status,
+            location=location,
+            request_id=resp.headers.get("x-request-id"),
+            headers=dict(resp.headers),
+        )
 
     def _not_found_hint(self, url: str) -> str:
         """What a 404 should tell: the URL asked for, and a base URL missing its `/v1`."""
@@ -246,31 +343,25 @@ class Transport:
             payload = orjson.loads(text) if text else None
         except orjson.JSONDecodeError:
             payload = None
-        if isinstance(payload, dict):
-            err = error_from_payload(
-                payload,
-                status=resp.status,
-                request_id=rid,
-                retry_after=retry_after,
-                headers=headers,
-            )
-        else:
-            ctype = resp.content_type or "no content type"
-            message = f"HTTP {resp.status} {resp.reason or ''} ({ctype})".replace("  ", " ")
-            if text:
-                message += f": {body_snippet(text)}"
-            err = error_from_payload(
-                {"error": {"message": message}},
-                status=resp.status,
-                request_id=rid,
-                retry_after=retry_after,
-                headers=headers,
-            )
-            err.body = text
+        if not isinstance(payload, dict):
+            payload = {"error": {"message": self._status_line(resp, text)}}
+        err = error_from_payload(
+            payload, status=resp.status, request_id=rid, retry_after=retry_after, headers=headers
+        )
         if resp.status == 404:
             err.message += self._not_found_hint(url)
         log.debug("HTTP %s from %s (request %s)", resp.status, self._where(), rid)
         return err
+
+    @staticmethod
+    def _status_line(resp: aiohttp.ClientResponse, text: str) -> str:
+        """The message for a status whose body is not a JSON error object."""
+        ctype = resp.content_type or "no content type"
+        message = f"HTTP {resp.status} {resp.reason or ''} ({ctype})".replace("  ", " ")
+        if text:
+            body = html_text(text) if "html" in ctype else body_snippet(text)
+            message += f": {body}"
+        return message
 
     async def _content_type_error(
         self, resp: aiohttp.ClientResponse, expected: str
@@ -286,10 +377,27 @@ class Transport:
                     payload, request_id=resp.headers.get("x-request-id"), headers=dict(resp.headers)
                 )
         ctype = resp.content_type or "no content type"
+        shown = html_text(text) if "html" in ctype else body_snippet(text)
         return ContentTypeError(
             f"expected {expected} but the server sent {ctype} (status {resp.status}); "
-            f"is the base URL right, or is a proxy in the way? Body: {body_snippet(text)!r}",
+            f"is the base URL right, or is a proxy in the way? Body: {shown!r}",
             status=resp.status,
             content_type=ctype,
             body=text,
         )
+
+    async def read_body(self, resp: aiohttp.ClientResponse, limit: int) -> bytes:
+        """A whole non-streaming reply, refused past `limit` bytes (a hostile server cannot
+        make the client hold an unbounded body)."""
+        parts: list[bytes] = []
+        size = 0
+        while piece := await resp.content.readany():
+            size += len(piece)
+            if size > limit:
+                raise EventTooLargeError(
+                    f"the reply exceeded max_event_bytes={limit:,}",
+                    limit=limit,
+                    line=b"".join(parts)[:200].decode("utf-8", "replace"),
+                )
+            parts.append(piece)
+        return b"".join(parts)

@@ -1,16 +1,19 @@
 """Batch-API-compatible JSONL runs that survive `kill -9`: nothing lost, nothing duplicated.
 
-Input lines are OpenAI/Groq Batch API requests (`custom_id`, `method`, `url`, `body`); output
-lines are Batch API results, one per request, written with one `os.write` each to an
-append-only file before they count as done. A re-run skips the `custom_id`s already written.
+DESIGN: the top of the library, above `client.py` (it makes a `Client` when given none) and
+`fanout.py`. Input lines are OpenAI/Groq Batch API requests (`custom_id`, `method`, `url`,
+`body`); output lines are Batch API results, one per request, written with one `os.write`
+each to an append-only file before they count as done. A re-run skips the `custom_id`s
+already written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +23,9 @@ import anyio.to_thread
 import orjson
 
 from ._stats import percentile
-from .errors import APIStatusError, GroqStreamError
-from .fanout import Progress, Result
+from .client import Client
+from .errors import APIStatusError, ConfigError, GroqStreamError
+from .fanout import FanOut, FanOutOptions, Result
 from .report import LatencyReport
 
 __all__ = ["BatchInputError", "BatchSummary", "errors_path_for", "run_batch"]
@@ -226,24 +230,25 @@ async def run_batch(
     input_path: str | os.PathLike[str],
     output_path: str | os.PathLike[str],
     *,
-    client: Any = None,
+    client: Client | None = None,
     base_url: str | None = None,
     model: str | None = None,
-    concurrency: int = 64,
-    requests_per_minute: float | None = None,
-    tokens_per_minute: float | None = None,
     report_path: str | os.PathLike[str] | None = None,
-    on_progress: Callable[[Progress], None] | None = None,
+    options: FanOutOptions | None = None,
+    **fan_out_options: Any,
 ) -> BatchSummary:
-    """Run a Batch API input file through `fan_out`, resumably (see the module docstring)."""
-    from .client import Client
+    """Run a Batch API input file through `fan_out`, resumably (see the module docstring).
 
+    Keyword arguments are `FanOutOptions` fields (`concurrency=`, `requests_per_minute=`,
+    `tokens_per_minute=`, `on_progress=`, ...), over `options` when given.
+    """
+    opts, unknown = FanOutOptions.split(fan_out_options, options)
+    if unknown:
+        raise ConfigError(f"run_batch() got unexpected arguments: {', '.join(sorted(unknown))}")
     src, out = Path(input_path), Path(output_path)
     errs = errors_path_for(out)
     total = await anyio.to_thread.run_sync(_validate, src)
     done = await anyio.to_thread.run_sync(lambda: _done_ids(out) | _done_ids(errs))
-    own_client = client is None
-    c: Client = Client(base_url=base_url) if own_client else client
     ids: dict[int, str] = {}
 
     def requests() -> Iterator[dict[str, Any]]:
@@ -251,16 +256,24 @@ async def run_batch(
             ids[i] = cid
             yield body
 
+    async with contextlib.AsyncExitStack() as stack:
+        if client is None:
+            client = await stack.enter_async_context(Client(base_url=base_url))
+        fan = client.fan_out(requests(), opts)
+        succeeded, failed = await _write_results(fan, ids, out, errs)
+    report = fan.report()
+    if report_path is not None:
+        await anyio.to_thread.run_sync(_write_json, Path(report_path), report.to_dict())
+    return BatchSummary(total, len(done), succeeded, failed, out, errs, report)
+
+
+async def _write_results(
+    fan: FanOut, ids: dict[int, str], out: Path, errs: Path
+) -> tuple[int, int]:
+    """Write each result durably as it completes; the counts of successes and failures."""
     ok_log, err_log = _AppendLog(out), _AppendLog(errs)
     succeeded = failed = 0
     try:
-        fan = c.fan_out(
-            requests(),
-            concurrency=concurrency,
-            requests_per_minute=requests_per_minute,
-            tokens_per_minute=tokens_per_minute,
-            on_progress=on_progress,
-        )
         async with fan:
             async for r in fan:
                 cid = ids.pop(r.index)
@@ -273,9 +286,4 @@ async def run_batch(
     finally:
         ok_log.close()
         err_log.close()
-        if own_client:
-            await c.aclose()
-    report = fan.report()
-    if report_path is not None:
-        await anyio.to_thread.run_sync(_write_json, Path(report_path), report.to_dict())
-    return BatchSummary(total, len(done), succeeded, failed, out, errs, report)
+    return succeeded, failed

@@ -1,8 +1,12 @@
 """Sans-IO chunk assembly: SSE events in, `Delta`s out, the final completion accumulated.
 
-`ChunkAssembler` knows the OpenAI `chat.completion.chunk` format and the dialects of Groq,
-vLLM, llama.cpp, Ollama and OpenAI. It never touches a socket or a clock: the caller passes
-the arrival timestamp of the read that brought each batch of events.
+DESIGN: the one place that says what a chunk *means*. `ChunkAssembler.apply` interprets one
+`chat.completion.chunk` object (OpenAI's format with the dialects of Groq, vLLM, llama.cpp,
+Ollama and OpenAI) and checks its shape: anything else is a `MalformedChunkError`, never a
+builtin exception. `parse_completion` does the same for a non-streaming reply, with the same
+rules (reasoning field fallback, usage precedence). The fast paths in `_fastpath.py` give the
+same result as `apply` or decline. No socket, no clock: the caller passes the arrival stamp of
+the read that brought each batch of events.
 """
 
 from __future__ import annotations
@@ -12,16 +16,27 @@ from typing import Any
 
 import orjson
 
-from .errors import APIStatusError, GroqStreamError, MalformedChunkError, status_error_class
+from . import _fastpath
+from .errors import (
+    APIStatusError,
+    GroqStreamError,
+    MalformedChunkError,
+    bounded,
+    status_error_class,
+)
 from .sse import ServerSentEvent
-from .types import Delta, ToolCall, Usage
+from .types import Completion, Delta, ToolCall, Usage
 
-__all__ = ["ChunkAssembler", "error_from_payload", "status_for_error_type"]
+__all__ = ["ChunkAssembler", "error_from_payload", "parse_completion", "status_for_error_type"]
 
 
-def _malformed(why: str, data: str | bytes) -> MalformedChunkError:
-    line = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    return MalformedChunkError(f"stream chunk is {why}: {line[:200]!r}", line=line)
+def _malformed(why: str, data: str | bytes, what: str = "stream chunk") -> MalformedChunkError:
+    line = data[:8192].decode("utf-8", "replace") if isinstance(data, bytes) else data[:8192]
+    return MalformedChunkError(f"{what} is {why}: {line[:200]!r}", line=line)
+
+
+class _BadShape(Exception):
+    """A chunk field of the wrong type; becomes a `MalformedChunkError` carrying the raw line."""
 
 
 _loads = orjson.loads
@@ -32,6 +47,7 @@ _ERROR_STATUS: tuple[tuple[str, int], ...] = (
     ("rate_limit", 429),
     ("overloaded", 503),
     ("unavailable", 503),
+    ("capacity_exceeded", 498),
     ("capacity", 503),
     ("timeout", 504),
     ("server", 500),
@@ -82,7 +98,7 @@ def error_from_payload(
     error_type: str | None = None
     code: str | None = None
     if isinstance(err, dict):
-        message = str(err.get("message") or err.get("detail") or "error")
+        message = bounded(str(err.get("message") or err.get("detail") or "error"), 1000)
         t, c = err.get("type"), err.get("code")
         error_type = str(t) if t is not None else None
         code = str(c) if c is not None else None
@@ -91,7 +107,7 @@ def error_from_payload(
             if isinstance(s, int) and 400 <= s <= 599:
                 status = s
     else:
-        message = str(err) if err else "error"
+        message = bounded(str(err), 1000) if err else "error"
     if status is None:
         status = status_for_error_type(error_type, code)
     cls = status_error_class(status)
@@ -108,6 +124,63 @@ def error_from_payload(
     )
 
 
+# Top-level chunk fields `apply` reads on every chunk; every other field (id, model, created,
+# system_fingerprint, obfuscation, ...) is read from the first chunk only, or never.
+READ_KEYS = frozenset({"choices", "x_groq", "usage", "timings", "error"})
+
+
+def _text_field(d: dict[str, Any], key: str) -> str | None:
+    v = d.get(key)
+    if v is None or type(v) is str:
+        return v
+    raise _BadShape(f"`{key}` is not a string")
+
+
+def _reasoning_of(d: dict[str, Any]) -> str | None:
+    """A delta's or message's reasoning: `reasoning` (Groq, Ollama), else `reasoning_content`
+    (vLLM, llama.cpp)."""
+    r = _text_field(d, "reasoning")
+    return r if r is not None else _text_field(d, "reasoning_content")
+
+
+def _int_field(d: dict[str, Any], key: str) -> int:
+    v = d.get(key)
+    if v is None:
+        return 0
+    if type(v) is not int:
+        raise _BadShape(f"`{key}` is not an integer")
+    return v
+
+
+def _usage_of(
+    xgroq_usage: dict[str, Any] | None, usage: dict[str, Any] | None, timings: Any
+) -> Usage | None:
+    """Usage from `x_groq.usage` first, else the top-level `usage` (plus llama.cpp `timings`)."""
+    t = timings if isinstance(timings, dict) else None
+    raw = xgroq_usage or usage
+    if raw is None and t is None:
+        return None
+    return Usage.from_dict(raw or {}, t)
+
+
+def _fragment(frag: Any) -> tuple[int, str | None, str | None, str | None, str | None]:
+    """One tool-call fragment, shape-checked: (tool index, id, type, name, arguments)."""
+    if type(frag) is not dict:
+        raise _BadShape("a tool call fragment is not an object")
+    fn = frag.get("function")
+    if fn is None:
+        fn = {}
+    elif type(fn) is not dict:
+        raise _BadShape("a tool call's `function` is not an object")
+    return (
+        _int_field(frag, "index"),
+        _text_field(frag, "id"),
+        _text_field(frag, "type"),
+        _text_field(fn, "name"),
+        _text_field(fn, "arguments"),
+    )
+
+
 class _ToolCallParts:
     """Fragments of one tool call being assembled."""
 
@@ -120,59 +193,52 @@ class _ToolCallParts:
         self.name = ""
         self.args: list[str] = []
 
+    def add(self, cid: str | None, kind: str | None, name: str | None, args: str | None) -> None:
+        """Take one checked fragment: `id`/`type` replace, `name`/`arguments` append."""
+        if cid:
+            self.id = cid
+        if kind:
+            self.type = kind
+        if name:
+            self.name += name
+        if args:
+            self.args.append(args)
 
-# How many times one stream may try to learn a chunk template: streams whose chunks differ
-# in more than the text (OpenAI's per-chunk `obfuscation`) stop paying for the attempts.
+    def call(self) -> ToolCall:
+        """The assembled call."""
+        return ToolCall(self.id, self.name, "".join(self.args), self.type, self.index)
+
+
+def _choice(ch: Any, arrived_ns: int) -> Delta | None:
+    """One choice of a chunk as a `Delta`, shape-checked (None if it carries nothing)."""
+    if type(ch) is not dict:
+        raise _BadShape("a choice is not an object")
+    delta = ch.get("delta")
+    finish = _text_field(ch, "finish_reason")
+    tool_calls: list[Any] | None = None
+    if delta:
+        if type(delta) is not dict:
+            raise _BadShape("`delta` is not an object")
+        content = _text_field(delta, "content") or ""
+        reasoning = _reasoning_of(delta) or None
+        tool_calls = delta.get("tool_calls") or None
+        if tool_calls is not None:
+            if type(tool_calls) is not list:
+                raise _BadShape("`tool_calls` is not a list")
+            for frag in tool_calls:
+                _fragment(frag)
+    elif delta is not None and type(delta) is not dict:
+        raise _BadShape("`delta` is not an object")
+    else:
+        content, reasoning = "", None
+    if not (content or reasoning or tool_calls or finish):
+        return None  # role-only or empty chunk: nothing for the user
+    return Delta(content, reasoning, tool_calls, finish, _int_field(ch, "index"), arrived_ns)
+
+
+# How many times one stream may try to learn a chunk template: streams whose chunks never
+# repeat stop paying for the attempts.
 _LEARN_BUDGET = 8
-
-
-class _Template:
-    """The bytes around the text of a plain one-choice chunk, learned from one such chunk.
-
-    Later chunks that are exactly `prefix + JSON string + suffix` are the same object with
-    another text, so only the string needs parsing. `content` says whether that text is
-    content (True) or reasoning (False); `index` is the choice.
-    """
-
-    __slots__ = ("content", "index", "prefix", "prefix_len", "suffix", "suffix_len")
-
-    def __init__(self, prefix: bytes, suffix: bytes, content: bool, index: int) -> None:
-        self.prefix = prefix
-        self.suffix = suffix
-        self.prefix_len = len(prefix)
-        self.suffix_len = len(suffix)
-        self.content = content
-        self.index = index
-
-
-def _learn_template(raw: bytes, key: bytes, value: str, index: int) -> _Template | None:
-    """A template from a chunk whose only output is `value` under `key`, if one is safe.
-
-    The key must occur once in the raw bytes, written compactly (`"key":"`), and the JSON
-    string after it must decode to `value`; then everything else in the chunk is fixed bytes.
-    """
-    if raw.count(key) != 1:
-        return None
-    start = raw.find(key + b':"')
-    if start < 0:
-        return None
-    start += len(key) + 1  # the opening quote of the value
-    end = start
-    while True:
-        end = raw.find(b'"', end + 1)
-        if end < 0:
-            return None
-        slashes = 0
-        while raw[end - 1 - slashes] == 0x5C:  # backslash
-            slashes += 1
-        if not slashes & 1:
-            break
-    try:
-        if _loads(raw[start : end + 1]) != value:
-            return None
-    except _JSONDecodeError:
-        return None
-    return _Template(raw[: start + 1], raw[end:], key == b'"content"', index)
 
 
 class ChunkAssembler:
@@ -208,7 +274,7 @@ class ChunkAssembler:
     def __init__(self) -> None:
         self.done = False  # `[DONE]` seen
         self.error: MalformedChunkError | APIStatusError | None = None
-        self.chunks = 0  # JSON chunks parsed
+        self.chunks = 0  # JSON chunks taken in
         self.output_ns: list[int] = []
         self.finish_reasons: dict[int, str] = {}
         self.request_id: str | None = None
@@ -222,124 +288,71 @@ class ChunkAssembler:
         self._xgroq_usage: dict[str, Any] | None = None
         self._timings: dict[str, Any] | None = None
         self._usage_obj: Usage | None = None
-        self._template: _Template | None = None
+        self._template: _fastpath.Template | None = None
         self._learn_budget = _LEARN_BUDGET
 
-    # --- the hot path --------------------------------------------------------------------
+    # --- one network read ----------------------------------------------------------------
 
     def feed(self, events: Sequence[ServerSentEvent | bytes], arrived_ns: int) -> list[Delta]:
         """Process the events of one network read; return the deltas they carry.
 
         An item may be a `ServerSentEvent` or, from `SSEDecoder.feed_payloads`, the raw bytes
-        of a plain `data:` event. Data that is not a JSON object (`MalformedChunkError`) or an
-        error object sent inside the stream (the typed `APIStatusError`) stops processing: the
+        of a plain `data:` event. Data that is not a chunk (`MalformedChunkError`) or an error
+        object sent inside the stream (the typed `APIStatusError`) stops processing: the
         error is stored in `error`, and the deltas before it are still returned.
         """
         out: list[Delta] = []
         try:
-            self._feed(events, arrived_ns, out)
+            tpl = self._template
+            if tpl is not None:
+                texts = self._content if tpl.content else self._reasoning
+                n = _fastpath.run(
+                    tpl, events, arrived_ns, out, texts.setdefault(tpl.index, []), self.output_ns
+                )
+                if n:
+                    self.chunks += n
+                    if n == len(events):
+                        return out
+                    events = events[n:]
+            self._feed_general(events, arrived_ns, out)
         except (MalformedChunkError, APIStatusError) as e:
             self.error = e
         return out
 
-    def _feed(
+    def _feed_general(
         self, events: Sequence[ServerSentEvent | bytes], arrived_ns: int, out: list[Delta]
     ) -> None:
-        tpl = self._template
-        if tpl is not None:
-            n = self._template_run(tpl, events, arrived_ns, out)
-            if n == len(events):
-                return
-            if n:
-                events = events[n:]
-        objs, raws, error = self._parse(events)
-        try:
-            self._apply(objs, raws, arrived_ns, out)
-        finally:
-            self.chunks += len(objs)
+        payloads = events
+        last = events[-1] if events else None
+        if type(last) is bytes and last == b"[DONE]":
+            payloads = events[:-1]
+        objs = _fastpath.parse_array(payloads) if payloads else []
+        error: GroqStreamError | None = None
+        raws: Sequence[Any]
+        if objs is not None:
+            raws = payloads
+            self.done = self.done or payloads is not events
+        else:
+            objs, raws, error = self._parse_each(events)
+        for obj, raw in zip(objs, raws, strict=True):
+            self.chunks += 1
+            self._take(obj, raw, arrived_ns, out)
         if error is not None:
             if error.request_id is None:
                 error.request_id = self.request_id  # known only once the chunks are applied
             raise error
 
-    def _template_run(
-        self,
-        tpl: _Template,
-        events: Sequence[ServerSentEvent | bytes],
-        arrived_ns: int,
-        out: list[Delta],
-    ) -> int:
-        """Apply the leading events that match the learned template; return how many.
-
-        Each match costs two bytes comparisons and one `orjson.loads` of the text's JSON
-        string, instead of parsing and walking the whole chunk object.
-        """
-        prefix, suffix = tpl.prefix, tpl.suffix
-        lo, cut = tpl.prefix_len - 1, tpl.suffix_len - 1
-        index = tpl.index
-        if tpl.content:
-            parts = self._content.setdefault(index, [])
-        else:
-            parts = self._reasoning.setdefault(index, [])
-        is_content = tpl.content
-        out_append = out.append
-        ns_append = self.output_ns.append
-        parts_append = parts.append
-        n = 0
-        try:
-            for p in events:
-                if not (p.startswith(prefix) and p.endswith(suffix)):  # type: ignore[union-attr]
-                    break
-                text = _loads(p[lo : len(p) - cut])  # type: ignore[index,arg-type]
-                n += 1
-                if text:
-                    parts_append(text)
-                    if is_content:
-                        out_append(Delta(text, None, None, None, index, arrived_ns))
-                    else:
-                        out_append(Delta("", text, None, None, index, arrived_ns))
-                    ns_append(arrived_ns)
-        except (AttributeError, _JSONDecodeError):
-            pass  # an event object or a text that is not one JSON string: the general path
-        self.chunks += n
-        return n
-
-    def _parse(
+    def _parse_each(
         self, events: Sequence[ServerSentEvent | bytes]
-    ) -> tuple[list[Any], Sequence[Any], GroqStreamError | None]:
-        """Parse a read's events into chunk objects, stopping at the first bad one.
-
-        The common case, plain `data:` payloads, is parsed with one `orjson.loads` of a
-        JSON array built from them: half the per-chunk cost of one call each. Anything
-        unusual (an event object, `[DONE]` before the end, bad JSON) takes the careful path.
-        """
-        body = events
-        done = False
-        last = events[-1] if events else None
-        if type(last) is bytes and last == b"[DONE]":
-            body = events[:-1]
-            done = True
-        if len(body) > 1:
-            try:
-                objs = _loads(b"[" + b",".join(body) + b"]")  # type: ignore[arg-type]
-            except (TypeError, _JSONDecodeError):
-                objs = None
-            if objs is not None and len(objs) == len(body):
-                self.done = self.done or done
-                return objs, body, None
-        elif len(body) == 1 and type(body[0]) is bytes:
-            try:
-                objs = [_loads(body[0])]
-            except _JSONDecodeError:
-                objs = None
-            if objs is not None:
-                self.done = self.done or done
-                return objs, body, None
-        objs = []
+    ) -> tuple[list[Any], list[str | bytes], GroqStreamError | None]:
+        """Parse a read's events one by one, stopping at the first bad one (the careful path
+        for event objects, `[DONE]` before the end and bad JSON)."""
+        objs: list[Any] = []
         raws: list[str | bytes] = []
         for ev in events:
+            data: str | bytes
             if type(ev) is bytes:
-                data: str | bytes = ev
+                data = ev
             else:
                 assert isinstance(ev, ServerSentEvent)
                 data = ev.data
@@ -358,94 +371,70 @@ class ChunkAssembler:
             raws.append(data)
         return objs, raws, None
 
-    def _apply(
-        self, objs: list[Any], raws: Sequence[Any], arrived_ns: int, out: list[Delta]
-    ) -> None:
-        """Turn parsed chunk objects into deltas and accumulate them."""
-        content_parts = self._content
-        parts0 = content_parts[0]
-        out_append = out.append
-        ns_append = self.output_ns.append
-        for i, obj in enumerate(objs):
-            if type(obj) is not dict:
-                raise _malformed("not a JSON object", raws[i])
-            if self.completion_id is None:
-                self._first_chunk(obj)
-            choices = obj.get("choices")
-            if not choices:
-                if "error" in obj:
-                    raise self._stream_error(obj)
-                self._extras(obj)
-                continue
-            plain = True
-            if "x_groq" in obj or "usage" in obj or "timings" in obj:
-                self._extras(obj)
-                plain = False
-            if len(choices) == 1:
-                ch = choices[0]
-                delta = ch.get("delta")
-                if delta and len(delta) == 1 and ch.get("finish_reason") is None:
-                    content = delta.get("content")
-                    if content:  # the common case: one choice, content only
-                        index = ch.get("index") or 0
-                        if index:
-                            content_parts.setdefault(index, []).append(content)
-                        else:
-                            parts0.append(content)
-                        out_append(Delta(content, None, None, None, index, arrived_ns))
-                        ns_append(arrived_ns)
-                        if plain and self._learn_budget:
-                            self._learn(raws[i], b'"content"', content, index)
-                        continue
-                    if plain and self._learn_budget and type(delta.get("reasoning")) is str:
-                        self._learn(raws[i], b'"reasoning"', delta["reasoning"], ch.get("index"))
-            if self._choices(choices, arrived_ns, out):
-                ns_append(arrived_ns)
+    def _take(self, obj: Any, raw: Any, arrived_ns: int, out: list[Delta]) -> None:
+        """Apply one parsed chunk; learn a template from it when it is plain."""
+        try:
+            plain = self.apply(obj, arrived_ns, out)
+        except _BadShape as e:
+            raise _malformed(str(e), raw) from None
+        if plain is not None and self._learn_budget and type(raw) is bytes:
+            self._learn(raw, obj, plain)
 
-    def _learn(self, raw: Any, key: bytes, value: str, index: Any) -> None:
-        """Try to learn the chunk template from a plain one-choice chunk (see `_Template`)."""
-        self._learn_budget -= 1
-        if type(raw) is bytes and value and (index is None or type(index) is int):
-            tpl = _learn_template(raw, key, value, index or 0)
-            if tpl is not None:
-                self._template = tpl
+    # --- what a chunk means --------------------------------------------------------------
 
-    def _choices(self, choices: list[dict[str, Any]], arrived_ns: int, out: list[Delta]) -> bool:
-        """The general path for a chunk's choices; True if any carried output."""
+    def apply(self, obj: Any, arrived_ns: int, out: list[Delta]) -> Delta | None:
+        """Interpret one chunk object: append its deltas to `out` and accumulate them.
+
+        Returns the chunk's one delta when the chunk is *plain* — its only effect was one
+        text (content or reasoning) for one choice — so that it can serve as a template.
+        Raises `_BadShape` for fields of the wrong type.
+        """
+        if type(obj) is not dict:
+            raise _BadShape("not a JSON object")
+        if self.completion_id is None:
+            self._first_chunk(obj)
+        recorded = ("x_groq" in obj or "usage" in obj or "timings" in obj) and self._extras(obj)
+        choices = obj.get("choices")
+        if not choices:
+            if choices is not None and type(choices) is not list:
+                raise _BadShape("`choices` is not a list")
+            if "error" in obj:
+                raise self._stream_error(obj)
+            return None
+        if type(choices) is not list:
+            raise _BadShape("`choices` is not a list")
+        # Check every choice before accumulating any, so a bad chunk adds nothing.
+        deltas = [d for ch in choices if (d := _choice(ch, arrived_ns)) is not None]
         carried = False
-        for ch in choices:
-            delta = ch.get("delta")
-            finish = ch.get("finish_reason")
-            if delta:
-                content = delta.get("content") or ""
-                reasoning = delta.get("reasoning")
-                if reasoning is None:
-                    reasoning = delta.get("reasoning_content")
-                tool_calls = delta.get("tool_calls")
-            elif finish is None:
-                continue
-            else:
-                content, reasoning, tool_calls = "", None, None
-            if not (content or reasoning or tool_calls or finish):
-                continue  # role-only or empty chunk: nothing for the user
-            index = ch.get("index") or 0
-            if content:
-                self._content.setdefault(index, []).append(content)
-                carried = True
-            if reasoning:
-                self._reasoning.setdefault(index, []).append(reasoning)
-                carried = True
-            else:
-                reasoning = None
-            if tool_calls:
-                self._tool_fragments(index, tool_calls)
-                carried = True
-            if finish:
-                self.finish_reasons[index] = finish
-            out.append(Delta(content, reasoning, tool_calls, finish, index, arrived_ns))
-        return carried
+        for d in deltas:
+            self._accumulate(d)
+            out.append(d)
+            carried = carried or bool(d.content or d.reasoning or d.tool_calls)
+        if not carried:
+            return None
+        self.output_ns.append(arrived_ns)
+        if recorded or len(deltas) != 1:
+            return None
+        d = deltas[0]
+        if d.tool_calls or d.finish_reason or (d.content and d.reasoning):
+            return None
+        return d
 
-    # --- rarer paths ---------------------------------------------------------------------
+    def _accumulate(self, d: Delta) -> None:
+        index = d.index
+        if d.content:
+            self._content.setdefault(index, []).append(d.content)
+        if d.reasoning:
+            self._reasoning.setdefault(index, []).append(d.reasoning)
+        if d.tool_calls:
+            for frag in d.tool_calls:
+                ti, cid, kind, name, args = _fragment(frag)
+                parts = self._tools.get((index, ti))
+                if parts is None:
+                    parts = self._tools[index, ti] = _ToolCallParts(ti)
+                parts.add(cid, kind, name, args)
+        if d.finish_reason:
+            self.finish_reasons[index] = d.finish_reason
 
     def _first_chunk(self, obj: dict[str, Any]) -> None:
         cid = obj.get("id")
@@ -455,8 +444,10 @@ class ChunkAssembler:
         fp = obj.get("system_fingerprint")
         self.system_fingerprint = fp if isinstance(fp, str) else None
 
-    def _extras(self, obj: dict[str, Any]) -> None:
-        """Pick up `x_groq` (id, usage), top-level `usage` and llama.cpp `timings`."""
+    def _extras(self, obj: dict[str, Any]) -> bool:
+        """Pick up `x_groq` (id, usage), top-level `usage` and llama.cpp `timings`; True if
+        usage or timings were recorded."""
+        recorded = False
         xg = obj.get("x_groq")
         if isinstance(xg, dict):
             rid = xg.get("id")
@@ -465,33 +456,18 @@ class ChunkAssembler:
             u = xg.get("usage")
             if isinstance(u, dict):
                 self._xgroq_usage = u
-                self._usage_obj = None
+                recorded = True
         u = obj.get("usage")
         if isinstance(u, dict):
             self._usage = u
-            self._usage_obj = None
+            recorded = True
         t = obj.get("timings")
         if isinstance(t, dict):
             self._timings = t
+            recorded = True
+        if recorded:
             self._usage_obj = None
-
-    def _tool_fragments(self, index: int, fragments: list[dict[str, Any]]) -> None:
-        for frag in fragments:
-            ti = frag.get("index", 0)
-            key = (index, ti if isinstance(ti, int) else 0)
-            parts = self._tools.get(key)
-            if parts is None:
-                parts = self._tools[key] = _ToolCallParts(key[1])
-            if frag.get("id"):
-                parts.id = str(frag["id"])
-            if frag.get("type"):
-                parts.type = str(frag["type"])
-            fn = frag.get("function")
-            if isinstance(fn, dict):
-                if fn.get("name"):
-                    parts.name += str(fn["name"])
-                if fn.get("arguments"):
-                    parts.args.append(str(fn["arguments"]))
+        return recorded
 
     def _stream_error(self, data: Any) -> APIStatusError:
         payload = data
@@ -503,6 +479,22 @@ class ChunkAssembler:
         err = error_from_payload(payload, in_stream=True)
         err.request_id = self.request_id
         return err
+
+    def _learn(self, raw: bytes, obj: dict[str, Any], d: Delta) -> None:
+        """Try to learn the chunk template from a plain one-choice chunk (see `_fastpath`)."""
+        self._learn_budget -= 1
+        if d.content:
+            key, value = "content", d.content
+        else:
+            delta = obj["choices"][0]["delta"]
+            key = "reasoning" if delta.get("reasoning") else "reasoning_content"
+            value = d.reasoning or ""
+        ignorable = {
+            k: v for k, v in obj.items() if k not in READ_KEYS and type(v) in (str, int, float)
+        }
+        tpl = _fastpath.learn(raw, key, value, d.index, ignorable)
+        if tpl is not None:
+            self._template = tpl
 
     # --- results -------------------------------------------------------------------------
 
@@ -524,7 +516,7 @@ class ChunkAssembler:
         """The tool calls of a choice, assembled from their fragments, in tool index order."""
         calls = [p for (ci, _), p in self._tools.items() if ci == index]
         calls.sort(key=lambda p: p.index)
-        return [ToolCall(p.id, p.name, "".join(p.args), p.type, p.index) for p in calls]
+        return [p.call() for p in calls]
 
     @property
     def finish_reason(self) -> str | None:
@@ -536,8 +528,82 @@ class ChunkAssembler:
     def usage(self) -> Usage | None:
         """Usage from `x_groq.usage` first, else the top-level `usage`, else None."""
         if self._usage_obj is None:
-            raw = self._xgroq_usage or self._usage
-            if raw is None and self._timings is None:
-                return None
-            self._usage_obj = Usage.from_dict(raw or {}, self._timings)
+            self._usage_obj = _usage_of(self._xgroq_usage, self._usage, self._timings)
         return self._usage_obj
+
+
+# --- non-streaming replies ---------------------------------------------------------------
+
+
+def _message(obj: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The first choice of a reply and its message, shape-checked."""
+    choices = obj.get("choices")
+    if type(choices) is not list or not choices:
+        raise _BadShape("without a `choices` list")
+    choice = choices[0]
+    if type(choice) is not dict:
+        raise _BadShape("a choice is not an object")
+    msg = choice.get("message")
+    if msg is None:
+        return choice, {}
+    if type(msg) is not dict:
+        raise _BadShape("`message` is not an object")
+    return choice, msg
+
+
+def _reply_tool_calls(msg: dict[str, Any]) -> list[ToolCall]:
+    calls = msg.get("tool_calls")
+    if calls is None:
+        return []
+    if type(calls) is not list:
+        raise _BadShape("`tool_calls` is not a list")
+    out = []
+    for i, tc in enumerate(calls):
+        parts = _ToolCallParts(i)
+        parts.add(*_fragment(tc)[1:])
+        out.append(parts.call())
+    return out
+
+
+def _dict_or_none(v: Any) -> dict[str, Any] | None:
+    return v if isinstance(v, dict) else None
+
+
+def parse_completion(
+    raw: bytes, *, header_id: str | None, e2el_s: float, attempts: int
+) -> Completion:
+    """Parse a non-streaming chat completion reply, with the stream's rules (reasoning field
+    fallback, `x_groq.usage` before `usage`); an `{"error": ...}` body is its typed error."""
+    try:
+        obj = _loads(raw)
+    except _JSONDecodeError:
+        raise _malformed("not valid JSON", raw, "reply") from None
+    if type(obj) is not dict:
+        raise _malformed("not a JSON object", raw, "reply")
+    if "error" in obj and not obj.get("choices"):
+        raise error_from_payload(obj, request_id=header_id, in_stream=True)
+    try:
+        choice, msg = _message(obj)
+        text = _text_field(msg, "content") or ""
+        reasoning = _reasoning_of(msg)
+        finish = _text_field(choice, "finish_reason")
+        calls = _reply_tool_calls(msg)
+    except _BadShape as e:
+        raise _malformed(str(e), raw, "reply") from None
+    xg = _dict_or_none(obj.get("x_groq")) or {}
+    rid = xg.get("id")
+    model = obj.get("model")
+    return Completion(
+        text=text,
+        reasoning=reasoning,
+        finish_reason=finish,
+        usage=_usage_of(
+            _dict_or_none(xg.get("usage")), _dict_or_none(obj.get("usage")), obj.get("timings")
+        ),
+        request_id=rid if isinstance(rid, str) and rid else header_id,
+        model=model if isinstance(model, str) else None,
+        e2el_s=e2el_s,
+        tool_calls=calls,
+        raw=obj,
+        attempts=attempts,
+    )

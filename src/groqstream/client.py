@@ -1,60 +1,62 @@
-"""`Client`: configuration (key, base URL, timeouts, retries) and the calls users make."""
+"""`Client`: configuration (key, base URL, timeouts, retries) and the calls users make.
+
+DESIGN: the facade on top of the transport, the stream and fan-out. It checks its
+configuration once, at `Client(...)`, builds request bodies with `_body.build_body`, and hands
+`fan_out` what it needs (the transport, a retry policy, a body builder) — fan-out never sees a
+`Client`. A client is used inside ``async with``: it owns one connection pool for its life.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import ssl
 import time
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
+from functools import partial
 from types import TracebackType
 from typing import Any
 
+import aiohttp
 import anyio
-import orjson
 
-from ._transport import RetryPolicy, Timeouts, Transport, is_loopback
-from .errors import (
-    ConfigError,
-    GroqStreamError,
-    MissingAPIKeyError,
-    ProtocolError,
-    TotalTimeout,
-)
-from .fanout import FanOut, Progress, Request
+from ._body import Message, build_body, build_messages
+from ._retry import RetryPolicy
+from ._transport import Deadlines, Timeouts, Transport, is_loopback, timeout_error
+from .chunks import parse_completion
+from .errors import APIConnectionError, ConfigError, MissingAPIKeyError, TotalTimeout
+from .fanout import FanOut, FanOutOptions, Request
 from .models import DEFAULT_MODEL
+from .sse import DEFAULT_MAX_EVENT_BYTES
 from .stream import ChatStream
-from .types import Completion, ToolCall, Usage
+from .types import Completion
 
 __all__ = ["GROQ_BASE_URL", "Client", "ask", "build_messages"]
 
 GROQ_BASE_URL = "https://api.groq.com/openai/v1"
+_CHAT_PATH = "/chat/completions"
+_READ_ERRORS = (aiohttp.ClientError, OSError, asyncio.IncompleteReadError)
 
-Message = Mapping[str, Any]
 
-
-def build_messages(
-    messages: Sequence[Message] | None, prompt: str | None, system: str | None
-) -> list[dict[str, Any]]:
-    """The `messages` list from either `messages` or the short form `prompt` (+ `system`)."""
-    if messages is not None and prompt is not None:
-        raise ConfigError("pass either messages= or prompt=, not both")
-    if messages is None:
-        if prompt is None:
-            raise ConfigError("pass messages= or prompt=")
-        out: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
-    else:
-        out = [dict(m) for m in messages]
-    if system is not None:
-        out.insert(0, {"role": "system", "content": system})
-    return out
+def _timeouts(timeout: Timeouts | float | None) -> Timeouts:
+    if timeout is None:
+        return Timeouts()
+    if isinstance(timeout, Timeouts):
+        return timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise ConfigError(f"timeout must be a Timeouts or a number of seconds, got {timeout!r}")
+    return Timeouts(total=float(timeout))
 
 
 class Client:
     """An async client for Groq and any OpenAI-compatible chat completions endpoint.
 
     Use it as ``async with Client() as client:``; it owns one aiohttp session whose
-    connections are reused across calls. The key comes from `GROQ_API_KEY` when not given
-    (loopback servers need none); `base_url` ends in `/v1` and defaults to Groq's, or to
-    `GROQSTREAM_BASE_URL` when set.
+    connections are reused across calls and closed when the block ends. The key comes from
+    `GROQ_API_KEY` when not given (loopback servers need none); `base_url` ends in `/v1` and
+    defaults to Groq's, or to `GROQSTREAM_BASE_URL` when set. A key is only sent over
+    `http://` to this machine unless `allow_insecure_http=True`; TLS certificates are always
+    verified unless `verify=False` (or your own `ssl.SSLContext`) is passed.
     """
 
     def __init__(
@@ -64,46 +66,55 @@ class Client:
         *,
         timeout: Timeouts | float | None = None,
         max_retries: int = 2,
+        retry_policy: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
         max_connections: int | None = None,
         default_model: str = DEFAULT_MODEL,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        verify: bool | ssl.SSLContext = True,
+        allow_insecure_http: bool = False,
     ) -> None:
         base_url = base_url or os.environ.get("GROQSTREAM_BASE_URL") or GROQ_BASE_URL
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"base_url must start with http:// or https://, got {base_url!r}")
         key = api_key if api_key is not None else os.environ.get("GROQ_API_KEY")
         if not key and not is_loopback(base_url):
             raise MissingAPIKeyError(
                 "no API key: pass Client(api_key=...) or set the GROQ_API_KEY environment "
                 f"variable (needed for {base_url})"
             )
-        if timeout is None:
-            timeouts = Timeouts()
-        elif isinstance(timeout, Timeouts):
-            timeouts = timeout
-        else:
-            timeouts = Timeouts(total=float(timeout))
-        if max_retries < 0:
-            raise ConfigError("max_retries must be >= 0")
-        self.base_url = base_url.rstrip("/")
-        self.timeouts = timeouts
-        self.max_retries = max_retries
-        self.default_model = default_model
-        self.retry_policy = RetryPolicy(max_retries=max_retries)
-        self._has_key = bool(key)
+        if not isinstance(default_model, str) or not default_model.strip():
+            raise ConfigError(f"default_model must be a non-empty string, got {default_model!r}")
+        if not isinstance(max_event_bytes, int) or max_event_bytes < 1:
+            raise ConfigError(f"max_event_bytes must be a positive int, got {max_event_bytes!r}")
+        self.retry_policy = retry_policy or RetryPolicy(max_retries=max_retries)
+        self.timeouts = _timeouts(timeout)
         self._transport = Transport(
-            base_url=self.base_url,
+            base_url=base_url,
             api_key=key or None,
             headers=headers,
-            timeouts=timeouts,
+            timeouts=self.timeouts,
             max_connections=max_connections,
+            verify=verify,
+            allow_insecure_http=allow_insecure_http,
         )
+        self.base_url = self._transport.base_url
+        self.default_model = default_model
+        self.max_event_bytes = max_event_bytes
+        self._has_key = bool(key)
+        self._state = "new"  # -> "open" in `async with` -> "closed"
 
     def __repr__(self) -> str:
         key = "set" if self._has_key else "none"
         return f"Client(base_url={self.base_url!r}, api_key=<{key}>)"
 
+    @property
+    def max_retries(self) -> int:
+        """Retries per request (see `RetryPolicy`)."""
+        return self.retry_policy.max_retries
+
     async def __aenter__(self) -> Client:
+        if self._state == "closed":
+            raise ConfigError("this Client is closed; make a new one")
+        self._state = "open"
         return self
 
     async def __aexit__(
@@ -115,8 +126,19 @@ class Client:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the session and its pooled connections."""
+        """Close the session and its pooled connections; the client cannot be used again."""
+        self._state = "closed"
         await self._transport.aclose()
+
+    def _ready(self) -> Transport:
+        if self._state != "open":
+            if self._state == "closed":
+                raise ConfigError("this Client is closed; make a new one")
+            raise ConfigError(
+                "use the client inside `async with groqstream.Client() as client:` (it owns a "
+                "connection pool that must be closed), or groqstream.ask() for a one-off call"
+            )
+        return self._transport
 
     @property
     def transport(self) -> Transport:
@@ -129,22 +151,19 @@ class Client:
         messages: Sequence[Message] | None,
         prompt: str | None,
         system: str | None,
-        params: dict[str, Any],
+        params: Mapping[str, Any],
         *,
         stream: bool,
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": model or self.default_model,
-            "messages": build_messages(messages, prompt, system),
-        }
-        body.update(params)
-        body["stream"] = stream
-        if stream:
-            if "stream_options" not in params:
-                body["stream_options"] = {"include_usage": True}
-            elif params["stream_options"] is None:
-                del body["stream_options"]
-        return body
+        return build_body(
+            model=model,
+            default_model=self.default_model,
+            messages=messages,
+            prompt=prompt,
+            system=system,
+            params=params,
+            stream=stream,
+        )
 
     def stream(
         self,
@@ -153,49 +172,73 @@ class Client:
         messages: Sequence[Message] | None = None,
         prompt: str | None = None,
         system: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
         **params: Any,
     ) -> ChatStream:
         """Open a streamed chat completion: ``async with client.stream(...) as s``.
 
         `prompt`/`system` are the short form of `messages`. Every other OpenAI/Groq parameter
-        (temperature, max_tokens, tools, reasoning_format, ...) passes through untouched.
-        Usage is requested with `stream_options={"include_usage": True}` unless you pass
-        your own `stream_options` (None to send none).
+        (temperature, max_tokens, tools, reasoning_format, service_tier, ...) passes through
+        untouched. Usage is requested with `stream_options={"include_usage": True}` unless
+        you pass your own `stream_options` (None to send none). `extra_headers` go on this
+        request only.
         """
+        transport = self._ready()
         body = self._body(model, messages, prompt, system, params, stream=True)
-        return ChatStream(self._transport, body, self.retry_policy)
+        return ChatStream(
+            transport,
+            body,
+            self.retry_policy,
+            extra_headers=extra_headers,
+            max_event_bytes=self.max_event_bytes,
+        )
 
     def fan_out(
         self,
         requests: Iterable[Request] | AsyncIterable[Request],
-        *,
-        concurrency: int = 64,
-        requests_per_minute: float | None = None,
-        tokens_per_minute: float | None = None,
-        max_retries: int | None = None,
-        max_rate_limit_wait: float = 300.0,
-        on_progress: Callable[[Progress], None] | None = None,
-        **defaults: Any,
+        options: FanOutOptions | None = None,
+        **kwargs: Any,
     ) -> FanOut:
         """Run many requests at bounded concurrency; iterate the `Result`s as they complete.
 
         `requests` are prompts (str) or request dicts, from any iterable or async iterable,
-        consumed lazily. Other keyword arguments (`model=`, `system=`, `max_tokens=`, ...)
-        are defaults for every request; a request dict's own fields win. A 429 pauses the
-        whole run; waits the server asks for do not use up a request's `max_retries` but are
-        capped by `max_rate_limit_wait` seconds per request.
+        consumed lazily. Keyword arguments named like `FanOutOptions` fields
+        (`concurrency=`, `requests_per_minute=`, `tokens_per_minute=`, `max_retries=`,
+        `max_rate_limit_wait=`, `on_progress=`, ...) configure the run; the others
+        (`model=`, `system=`, `max_tokens=`, ...) are defaults for every request, and a
+        request dict's own fields win.
         """
+        transport = self._ready()
+        opts, defaults = FanOutOptions.split(kwargs, options)
+        if opts.max_retries is None:
+            opts = opts.replace(max_retries=self.max_retries)
         return FanOut(
-            self,
+            transport,
             requests,
-            concurrency=concurrency,
-            defaults=defaults,
-            requests_per_minute=requests_per_minute,
-            tokens_per_minute=tokens_per_minute,
-            max_retries=max_retries,
-            max_rate_limit_wait=max_rate_limit_wait,
-            on_progress=on_progress,
+            body=partial(self._fan_out_body, defaults),
+            options=opts,
+            max_event_bytes=self.max_event_bytes,
         )
+
+    def _fan_out_body(self, defaults: Mapping[str, Any], item: Request) -> dict[str, Any]:
+        """A fan-out request's stream body: the run's defaults under the item's own fields."""
+        if isinstance(item, str):
+            params = {k: v for k, v in defaults.items() if k not in ("model", "system")}
+            return self._body(
+                defaults.get("model"), None, item, defaults.get("system"), params, stream=True
+            )
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"a fan-out request must be a str or a dict, got {type(item)}")
+        merged = {**defaults, **item}
+        model = merged.pop("model", None)
+        system = merged.pop("system", None)
+        messages = merged.pop("messages", None)
+        prompt = merged.pop("prompt", None)
+        if isinstance(messages, list) and any(
+            isinstance(m, Mapping) and m.get("role") == "system" for m in messages
+        ):
+            system = None  # the request's own system message wins over the default
+        return self._body(model, messages, prompt, system, merged, stream=True)
 
     async def complete(
         self,
@@ -204,76 +247,44 @@ class Client:
         messages: Sequence[Message] | None = None,
         prompt: str | None = None,
         system: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
         **params: Any,
     ) -> Completion:
         """A non-streaming chat completion (retried like a stream; `total` timeout applies)."""
+        transport = self._ready()
         body = self._body(model, messages, prompt, system, params, stream=False)
-        t = self.timeouts
-        attempt = 0
-        while True:
-            attempt += 1
-            start = time.perf_counter_ns()
-            try:
-                with anyio.fail_after(t.total):
-                    resp = await self._transport.post(
-                        "/chat/completions", body, stream=False, limit=None
-                    )
-                    try:
-                        raw = await resp.read()
-                    finally:
-                        resp.release()
-                end = time.perf_counter_ns()
-                return _completion(raw, resp.headers.get("x-request-id"), start, end, attempt)
-            except TimeoutError:
-                raise TotalTimeout(
-                    f"no complete reply within {t.total}s", timeout=t.total
-                ) from None
-            except GroqStreamError as e:
-                delay = self.retry_policy.delay(attempt, e)
-                if delay is None:
-                    raise
-                await anyio.sleep(delay)
+        attempt = partial(self._complete_once, transport, body, extra_headers)
+        return await self.retry_policy.run(attempt)
 
-
-def _completion(
-    raw: bytes, header_id: str | None, start: int, end: int, attempts: int
-) -> Completion:
-    """Parse a non-streaming chat completion reply."""
-    try:
-        obj = orjson.loads(raw)
-        choice = obj["choices"][0]
-        msg = choice.get("message") or {}
-    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):
-        raise ProtocolError(f"not a chat completion: {raw[:200]!r}") from None
-    xg = obj.get("x_groq") if isinstance(obj.get("x_groq"), dict) else {}
-    usage_raw = xg.get("usage") or obj.get("usage")
-    timings = obj.get("timings") if isinstance(obj.get("timings"), dict) else None
-    usage = Usage.from_dict(usage_raw or {}, timings) if (usage_raw or timings) else None
-    calls = [
-        ToolCall(
-            id=str(tc.get("id", "")),
-            name=str((tc.get("function") or {}).get("name", "")),
-            arguments=str((tc.get("function") or {}).get("arguments", "")),
-            type=str(tc.get("type", "function")),
-            index=i,
-        )
-        for i, tc in enumerate(msg.get("tool_calls") or [])
-    ]
-    reasoning = msg.get("reasoning")
-    if reasoning is None:
-        reasoning = msg.get("reasoning_content")
-    return Completion(
-        text=msg.get("content") or "",
-        reasoning=reasoning,
-        finish_reason=choice.get("finish_reason"),
-        usage=usage,
-        request_id=xg.get("id") or header_id,
-        model=obj.get("model"),
-        e2el_s=(end - start) / 1e9,
-        tool_calls=calls,
-        raw=obj,
-        attempts=attempts,
-    )
+    async def _complete_once(
+        self,
+        transport: Transport,
+        body: dict[str, Any],
+        extra_headers: Mapping[str, str] | None,
+        attempt: int,
+    ) -> Completion:
+        loop = asyncio.get_running_loop()
+        deadlines = Deadlines.start(self.timeouts, loop.time(), stream=False)
+        left = deadlines.total - loop.time() if deadlines.total != float("inf") else None
+        start = time.perf_counter_ns()
+        try:
+            with anyio.fail_after(left):
+                resp = await transport.post(
+                    _CHAT_PATH, body, stream=False, deadlines=deadlines, extra_headers=extra_headers
+                )
+                try:
+                    raw = await transport.read_body(resp, self.max_event_bytes)
+                finally:
+                    resp.release()
+        except TimeoutError:
+            raise timeout_error(TotalTimeout, self.timeouts) from None
+        except _READ_ERRORS as e:
+            raise APIConnectionError(
+                f"connection lost reading the reply ({type(e).__name__})"
+            ) from e
+        e2el = (time.perf_counter_ns() - start) / 1e9
+        rid = resp.headers.get("x-request-id")
+        return parse_completion(raw, header_id=rid, e2el_s=e2el, attempts=attempt)
 
 
 async def ask(

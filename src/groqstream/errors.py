@@ -15,10 +15,12 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CapacityExceededError",
     "ConfigError",
     "ConflictError",
     "ConnectTimeout",
     "ContentTypeError",
+    "EventTooLargeError",
     "FirstByteTimeout",
     "GroqStreamError",
     "IdleTimeout",
@@ -29,6 +31,7 @@ __all__ = [
     "PermissionDeniedError",
     "ProtocolError",
     "RateLimitError",
+    "RedirectError",
     "RequestTimeoutError",
     "RequestTooLargeError",
     "StreamInterrupted",
@@ -38,11 +41,18 @@ __all__ = [
 ]
 
 _SNIPPET = 500
+KEEP_LIMIT = 4096
+"""At most this many characters of a bad line or body are kept on an error object."""
 
 
 def _snippet(text: str, limit: int = _SNIPPET) -> str:
     """Shorten a body for an error message, keeping its start."""
     text = text.strip()
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def bounded(text: str, limit: int = KEEP_LIMIT) -> str:
+    """The start of `text`, at most `limit` characters (what an error object keeps)."""
     return text if len(text) <= limit else text[:limit] + "…"
 
 
@@ -163,11 +173,16 @@ class APIStatusError(GroqStreamError):
         self.error_type = error_type
         self.code = code
         self.in_stream = in_stream
+        if status in _NOT_RETRIED:
+            self.retryable = False
 
     def __str__(self) -> str:
         where = " (in stream)" if self.in_stream else ""
         rid = f" [request {self.request_id}]" if self.request_id else ""
         return f"{self.status}{where}: {self.message}{rid}"
+
+
+_NOT_RETRIED = frozenset({501, 505})  # Not Implemented / HTTP Version Not Supported: final
 
 
 class BadRequestError(APIStatusError):
@@ -212,6 +227,23 @@ class RateLimitError(APIStatusError):
     retryable = True
 
 
+class CapacityExceededError(APIStatusError):
+    """498: Groq's flex service tier has no capacity for the request right now.
+
+    Flex is meant to fail fast, so it is not retried unless the `RetryPolicy` says
+    `retry_capacity=True`.
+    """
+
+
+class RedirectError(APIStatusError):
+    """3xx: the server redirected the request. groqstream never follows a redirect (it would
+    re-send the prompt and headers elsewhere); `location` names where it pointed."""
+
+    def __init__(self, message: str, *, status: int, location: str | None, **kw: Any) -> None:
+        super().__init__(message, status=status, **kw)
+        self.location = location
+
+
 class InternalServerError(APIStatusError):
     """5xx: the server failed or is overloaded; retried."""
 
@@ -228,6 +260,7 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
     413: RequestTooLargeError,
     422: UnprocessableEntityError,
     429: RateLimitError,
+    498: CapacityExceededError,
 }
 
 
@@ -246,21 +279,37 @@ class ProtocolError(GroqStreamError):
 
 
 class ContentTypeError(ProtocolError):
-    """A successful status but not an event stream (or not JSON): e.g. a proxy's HTML page."""
+    """A successful status but not an event stream (or not JSON): e.g. a proxy's HTML page.
+
+    `body` keeps the start of the body (at most `KEEP_LIMIT` characters)."""
 
     def __init__(self, message: str, *, status: int, content_type: str, body: str) -> None:
         super().__init__(message)
         self.status = status
         self.content_type = content_type
-        self.body = body
+        self.body = bounded(body)
 
 
 class MalformedChunkError(ProtocolError):
-    """A stream event's data was not valid JSON (or not a chunk object); `line` holds it."""
+    """A stream event (or a reply) that is not valid JSON or not shaped like a chunk: a
+    `choices` that is not a list, a `delta` that is not an object, a `content` that is not a
+    string, .... `line` keeps the start of the offending data (at most `KEEP_LIMIT` chars)."""
 
     def __init__(self, message: str, *, line: str) -> None:
         super().__init__(message)
-        self.line = line
+        self.line = bounded(line)
+
+
+class EventTooLargeError(ProtocolError):
+    """One server-sent event (or one endless line) grew past `max_event_bytes`.
+
+    Raised as soon as the limit is passed, whether or not the line ever ends; `line` keeps
+    its first bytes."""
+
+    def __init__(self, message: str, *, limit: int, line: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.line = bounded(line)
 
 
 def body_snippet(text: str) -> str:

@@ -1,16 +1,19 @@
 """`fan_out`: many chat requests at bounded concurrency, results as they complete.
 
-Inputs are consumed lazily (ten million never sit in memory), concurrency is bounded with an
-anyio `CapacityLimiter`, rate limits are shared by every request of the run, and one
-request's failure is a `Result` with `.error` — it never cancels the others.
+DESIGN: above `stream.py` and `_retry.py`, below `client.py` and `batch.py`. A `FanOut` takes
+what it needs — the transport, a retry policy, a body builder and its `FanOutOptions` — never
+a `Client`. Inputs are consumed lazily (ten million never sit in memory), concurrency is
+bounded with an anyio `CapacityLimiter`, rate limits are shared by every request of the run,
+and one request's failure is a `Result` with `.error` — it never cancels the others. Each
+request is retried whole through `RetryPolicy.run`: nothing of it reached the user yet.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import logging
-import random
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,23 +23,25 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._retry import RetryPolicy, RetryState
 from ._stats import percentile
-from ._transport import RetryPolicy
-from .errors import GroqStreamError, RateLimitError
+from .errors import ConfigError, GroqStreamError, RateLimitError
 from .metrics import StreamMetrics
 from .ratelimit import RateLimitGate, estimate_tokens
 from .report import SLO, LatencyAccumulator, LatencyReport
+from .sse import DEFAULT_MAX_EVENT_BYTES
 from .stream import ChatStream
 from .types import ToolCall, Usage
 
 if TYPE_CHECKING:
-    from .client import Client
+    from ._transport import Transport
 
-__all__ = ["FanOut", "Progress", "Request", "Result"]
+__all__ = ["FanOut", "FanOutOptions", "Progress", "Request", "Result"]
 
 log = logging.getLogger("groqstream")
 
 Request: TypeAlias = "str | Mapping[str, Any]"
+BodyBuilder: TypeAlias = "Callable[[Request], dict[str, Any]]"
 _NO_RETRY = RetryPolicy(max_retries=0)
 _LAG_PERIOD = 0.05
 
@@ -81,6 +86,67 @@ class Progress:
     finished: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class FanOutOptions:
+    """How a fan-out runs (the one definition of its settings; `Client.fan_out`, `run_batch`
+    and the CLI all pass these).
+
+    - `concurrency`: requests in flight at most.
+    - `requests_per_minute` / `tokens_per_minute`: optional token buckets for the whole run
+      (tokens estimated from the prompt and `max_tokens`, settled with the real usage).
+    - `max_retries`: retries per request (None: the client's); `max_rate_limit_wait`: the
+      seconds one request may spend waiting out server-named rate limits, which do not use
+      up `max_retries`.
+    - `on_progress`: called with a `Progress` every `progress_interval` seconds and at the end.
+    - `gate`: a `RateLimitGate` to share with other runs (or other processes' leases).
+    """
+
+    concurrency: int = 64
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
+    max_retries: int | None = None
+    max_rate_limit_wait: float = 300.0
+    on_progress: Callable[[Progress], None] | None = None
+    progress_interval: float = 0.2
+    gate: RateLimitGate | None = None
+
+    def __post_init__(self) -> None:
+        c = self.concurrency
+        if isinstance(c, bool) or not isinstance(c, int) or c < 1:
+            raise ConfigError(f"concurrency must be a positive int, got {c!r}")
+        for name in ("requests_per_minute", "tokens_per_minute"):
+            v = getattr(self, name)
+            if v is not None and not v > 0:
+                raise ConfigError(f"{name} must be positive, got {v!r}")
+        if self.max_retries is not None and (
+            not isinstance(self.max_retries, int) or self.max_retries < 0
+        ):
+            raise ConfigError(f"max_retries must be an int >= 0, got {self.max_retries!r}")
+        if not self.max_rate_limit_wait >= 0 or not self.progress_interval > 0:
+            raise ConfigError("max_rate_limit_wait must be >= 0 and progress_interval > 0")
+
+    @classmethod
+    def split(
+        cls, kwargs: Mapping[str, Any], base: FanOutOptions | None = None
+    ) -> tuple[FanOutOptions, dict[str, Any]]:
+        """Options from the keyword arguments named like fields (over `base`), and the rest."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        own = {k: v for k, v in kwargs.items() if k in names}
+        rest = {k: v for k, v in kwargs.items() if k not in names}
+        return (base or cls()).replace(**own), rest
+
+    def replace(self, **changes: Any) -> FanOutOptions:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def retry_policy(self, base: RetryPolicy) -> RetryPolicy:
+        """The per-request policy: `base` with this run's retries and rate-limit wait cap."""
+        retries = base.max_retries if self.max_retries is None else self.max_retries
+        return dataclasses.replace(
+            base, max_retries=retries, max_rate_limit_wait=self.max_rate_limit_wait
+        )
+
+
 class FanOut:
     """A running (or ready) fan-out: an async iterator of `Result`s in completion order.
 
@@ -91,30 +157,23 @@ class FanOut:
 
     def __init__(
         self,
-        client: Client,
+        transport: Transport,
         requests: Iterable[Request] | AsyncIterable[Request],
         *,
-        concurrency: int = 64,
-        defaults: dict[str, Any] | None = None,
-        requests_per_minute: float | None = None,
-        tokens_per_minute: float | None = None,
-        max_retries: int | None = None,
-        max_rate_limit_wait: float = 300.0,
-        on_progress: Callable[[Progress], None] | None = None,
-        progress_interval: float = 0.2,
+        body: BodyBuilder,
+        options: FanOutOptions | None = None,
+        retry: RetryPolicy | None = None,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
-        if concurrency < 1:
-            raise ValueError("concurrency must be >= 1")
-        self._client = client
+        opts = options or FanOutOptions()
+        self._transport = transport
         self._requests = requests
-        self.concurrency = concurrency
-        self._defaults = dict(defaults or {})
-        self.gate = RateLimitGate(requests_per_minute, tokens_per_minute)
-        retries = client.max_retries if max_retries is None else max_retries
-        self._retry = RetryPolicy(max_retries=retries)
-        self.max_rate_limit_wait = max_rate_limit_wait
-        self._on_progress = on_progress
-        self._progress_interval = progress_interval
+        self._body = body
+        self.options = opts
+        self.concurrency = opts.concurrency
+        self.gate = opts.gate or RateLimitGate(opts.requests_per_minute, opts.tokens_per_minute)
+        self._retry = opts.retry_policy(retry or RetryPolicy())
+        self._max_event_bytes = max_event_bytes
         self._total: int | None = len(requests) if hasattr(requests, "__len__") else None  # type: ignore[arg-type]
         # Created when the run starts, so a fan-out never iterated holds nothing to close.
         self._send: MemoryObjectSendStream[Result] | None = None
@@ -130,12 +189,12 @@ class FanOut:
         self._pulled = 0
         self._started = 0.0
         self._ended: float | None = None
-        limit = client.transport.max_connections
-        if limit and limit < concurrency:
+        limit = transport.max_connections
+        if limit and limit < opts.concurrency:
             log.warning(
                 "fan_out concurrency %d exceeds the client's max_connections %d: "
                 "requests will wait for sockets",
-                concurrency,
+                opts.concurrency,
                 limit,
             )
 
@@ -272,8 +331,8 @@ class FanOut:
                 raise input_error
         finally:
             self._ended = time.monotonic()
-            if self._on_progress is not None:
-                self._on_progress(self.progress)
+            if self.options.on_progress is not None:
+                self.options.on_progress(self.progress)
 
     async def _worker(
         self, index: int, item: Request, taken: float, limiter: anyio.CapacityLimiter, token: object
@@ -299,102 +358,81 @@ class FanOut:
             self._failed += 1
         self._acc.add(r)
 
-    def _body(self, item: Request) -> dict[str, Any]:
-        d = self._defaults
-        if isinstance(item, str):
-            params = {k: v for k, v in d.items() if k not in ("model", "system")}
-            return self._client._body(
-                d.get("model"), None, item, d.get("system"), params, stream=True
-            )
-        own = dict(item)
-        merged = {**d, **own}
-        model = merged.pop("model", None)
-        system = merged.pop("system", None)
-        messages = merged.pop("messages", None)
-        prompt = merged.pop("prompt", None)
-        if messages is not None and any(
-            isinstance(m, Mapping) and m.get("role") == "system" for m in messages
-        ):
-            system = None  # the request's own system message wins over the default
-        return self._client._body(model, messages, prompt, system, merged, stream=True)
-
     async def _one(self, index: int, item: Request, taken: float) -> Result:
         try:
             body = self._body(item)
         except GroqStreamError as e:
             return Result(index, {"input": item}, error=e)
         est = estimate_tokens(body)
-        gate = self.gate
-        attempts = retries = 0
-        rl_wait = 0.0
-        queue_wait = 0.0
-        while True:
-            wait = gate.reserve(est, time.monotonic())
-            while wait > 0:
-                await anyio.sleep(wait)
-                wait = gate.paused_until - time.monotonic()
-            if attempts == 0:
-                queue_wait = time.monotonic() - taken
-            attempts += 1
-            stream = ChatStream(self._client.transport, body, _NO_RETRY)
-            try:
-                async with stream:
-                    await stream.until_done()
-            except RateLimitError as e:
-                said = e.retry_after if e.retry_after is not None else gate.hinted_wait(e.headers)
-                delay = said if said is not None else self._backoff(retries + 1)
-                if said is None:
-                    retries += 1
-                rl_wait += delay
-                if (said is None and retries > self._retry.max_retries) or (
-                    rl_wait > self.max_rate_limit_wait
-                ):
-                    return self._failure(index, body, e, attempts, queue_wait, rl_wait)
-                gate.pause(delay, time.monotonic())
-                continue
-            except GroqStreamError as e:
-                if e.retryable and retries < self._retry.max_retries:
-                    retries += 1
-                    await anyio.sleep(self._backoff(retries))
-                    continue
-                return self._failure(index, body, e, attempts, queue_wait, rl_wait)
-            except Exception as e:  # a bug must not sink the batch: report it on this item
-                err = GroqStreamError(f"unexpected {type(e).__name__}: {e}")
-                err.__cause__ = e
-                return self._failure(index, body, err, attempts, queue_wait, rl_wait)
-            now = time.monotonic()
-            gate.observe(stream.headers, now)
-            usage = stream.usage
-            if usage is not None and usage.total_tokens is not None:
-                gate.settle(est, usage.total_tokens, now)
-            return Result(
-                index,
-                body,
-                text=stream.text,
-                reasoning=stream.reasoning,
-                usage=usage,
-                metrics=stream.metrics,
-                attempts=attempts,
-                queue_wait_s=queue_wait,
-                rate_limit_wait_s=rl_wait,
-                finish_reason=stream.finish_reason,
-                request_id=stream.request_id,
-                model=stream.model,
-                tool_calls=stream.tool_calls,
-            )
+        state = RetryState()
+        waits = [0.0]  # the queue wait, measured before the first attempt
 
-    def _backoff(self, attempt: int) -> float:
-        p = self._retry
-        return min(p.cap, p.initial * 2.0 ** (attempt - 1)) * (1 - p.jitter * random.random())
+        async def attempt(n: int) -> ChatStream:
+            await self._wait_for_gate(est)
+            if n == 1:
+                waits[0] = time.monotonic() - taken
+            stream = ChatStream(
+                self._transport, body, _NO_RETRY, max_event_bytes=self._max_event_bytes
+            )
+            async with stream:
+                await stream.until_done()
+            return stream
+
+        try:
+            stream = await self._retry.run(attempt, state=state, on_retry=self._on_retry)
+        except GroqStreamError as e:
+            return self._failure(index, body, e, state, waits[0])
+        except Exception as e:  # a bug must not sink the batch: report it on this item
+            err = GroqStreamError(f"unexpected {type(e).__name__}: {e}")
+            err.__cause__ = e
+            return self._failure(index, body, err, state, waits[0])
+        return self._success(index, body, stream, est, state, waits[0])
+
+    async def _wait_for_gate(self, est: int) -> None:
+        """Reserve the request's share of the run's budgets; sleep out any pause."""
+        gate = self.gate
+        wait = gate.reserve(est, time.monotonic())
+        while wait > 0:
+            await anyio.sleep(wait)
+            wait = gate.paused_until - time.monotonic()
+
+    def _on_retry(self, error: GroqStreamError, delay: float) -> None:
+        if isinstance(error, RateLimitError):
+            self.gate.pause(delay, time.monotonic())  # everyone waits, not just this request
+
+    def _success(
+        self,
+        index: int,
+        body: dict[str, Any],
+        stream: ChatStream,
+        est: int,
+        state: RetryState,
+        queue_wait: float,
+    ) -> Result:
+        now = time.monotonic()
+        self.gate.observe(stream.headers, now)
+        usage = stream.usage
+        if usage is not None and usage.total_tokens is not None:
+            self.gate.settle(est, usage.total_tokens, now)
+        return Result(
+            index,
+            body,
+            text=stream.text,
+            reasoning=stream.reasoning,
+            usage=usage,
+            metrics=stream.metrics,
+            attempts=state.attempts,
+            queue_wait_s=queue_wait,
+            rate_limit_wait_s=state.rate_limit_wait,
+            finish_reason=stream.finish_reason,
+            request_id=stream.request_id,
+            model=stream.model,
+            tool_calls=stream.tool_calls,
+        )
 
     @staticmethod
     def _failure(
-        index: int,
-        body: dict[str, Any],
-        e: GroqStreamError,
-        attempts: int,
-        queue_wait: float,
-        rl_wait: float,
+        index: int, body: dict[str, Any], e: GroqStreamError, state: RetryState, queue_wait: float
     ) -> Result:
         return Result(
             index,
@@ -402,18 +440,19 @@ class FanOut:
             text=e.partial_text,
             reasoning=e.partial_reasoning or None,
             error=e,
-            attempts=attempts,
+            attempts=state.attempts,
             queue_wait_s=queue_wait,
-            rate_limit_wait_s=rl_wait,
+            rate_limit_wait_s=state.rate_limit_wait,
             request_id=e.request_id,
         )
 
     async def _ticker(self) -> None:
-        if self._on_progress is None:
+        callback = self.options.on_progress
+        if callback is None:
             return
         while True:
-            await anyio.sleep(self._progress_interval)
-            self._on_progress(self.progress)
+            await anyio.sleep(self.options.progress_interval)
+            callback(self.progress)
 
     async def _lag_monitor(self) -> None:
         lags = self._lags

@@ -10,7 +10,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["RateLimitGate", "TokenBucket", "estimate_tokens", "parse_groq_duration"]
+__all__ = [
+    "RateLimitGate",
+    "TokenBucket",
+    "estimate_tokens",
+    "parse_groq_duration",
+    "spent_budget_wait",
+]
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 
@@ -130,12 +136,17 @@ class RateLimitGate:
                     self.pause(reset, now)
 
     def hinted_wait(self, headers: Mapping[str, str]) -> float | None:
-        """When a 429 without retry-after may be retried: the longest reset among the budgets
-        its headers say are spent; None if they say nothing."""
-        waits = []
-        for kind in ("requests", "tokens"):
-            if headers.get(f"x-ratelimit-remaining-{kind}", "").strip() in ("0", "0.0"):
-                w = parse_groq_duration(headers.get(f"x-ratelimit-reset-{kind}"))
-                if w is not None:
-                    waits.append(w)
-        return max(waits) if waits else None
+        """When a 429 without retry-after may be retried (see `spent_budget_wait`)."""
+        return spent_budget_wait(headers)
+
+
+def spent_budget_wait(headers: Mapping[str, str]) -> float | None:
+    """The longest `x-ratelimit-reset-*` among the budgets Groq's headers say are spent
+    (remaining 0); None if they say nothing."""
+    waits = []
+    for kind in ("requests", "tokens"):
+        if headers.get(f"x-ratelimit-remaining-{kind}", "").strip() in ("0", "0.0"):
+            w = parse_groq_duration(headers.get(f"x-ratelimit-reset-{kind}"))
+            if w is not None:
+                waits.append(w)
+    return max(waits) if waits else None

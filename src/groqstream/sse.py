@@ -13,9 +13,13 @@ from typing import Any
 
 import orjson
 
-__all__ = ["SSEDecoder", "ServerSentEvent"]
+from .errors import ConfigError, EventTooLargeError
+
+__all__ = ["DEFAULT_MAX_EVENT_BYTES", "SSEDecoder", "ServerSentEvent"]
 
 _BOM = b"\xef\xbb\xbf"
+DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
+"""The default bound on one event's size (16 MiB): far above any real chunk."""
 
 
 @dataclass(slots=True)
@@ -33,12 +37,24 @@ class ServerSentEvent:
 
 
 class SSEDecoder:
-    """Incremental SSE parser: `feed(bytes)` returns the events those bytes complete."""
+    """Incremental SSE parser: `feed(bytes)` returns the events those bytes complete.
 
-    __slots__ = ("_buf", "_last_id", "_skip_lf", "_start")
+    One event (its lines up to the blank line that ends it) may hold at most
+    `max_event_bytes`; past that, `feed` raises `EventTooLargeError` at once, newline or not,
+    so a server that sends an endless line cannot grow memory without bound. Bytes of an
+    incomplete event are kept as the pieces they arrived in and joined once, when the event
+    can end: a long event costs linear, not quadratic, time.
+    """
 
-    def __init__(self) -> None:
-        self._buf = b""  # line-ending-normalised bytes of the event not yet complete
+    __slots__ = ("_head", "_last_id", "_parts", "_pending", "_skip_lf", "_start", "max_event_bytes")
+
+    def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        if not isinstance(max_event_bytes, int) or max_event_bytes < 1:
+            raise ConfigError(f"max_event_bytes must be a positive int, got {max_event_bytes!r}")
+        self.max_event_bytes = max_event_bytes
+        self._parts: list[bytes] = []  # line-ending-normalised bytes of the incomplete event
+        self._pending = 0  # their total length
+        self._head = b""  # the first bytes of the stream while a BOM may still be arriving
         self._start = True  # no byte seen yet: a leading BOM is still to be stripped
         self._skip_lf = False  # the previous feed ended in CR: a leading LF belongs to it
         self._last_id = ""
@@ -48,9 +64,16 @@ class SSEDecoder:
         """The last event ID dispatched with an event (None when empty)."""
         return self._last_id or None
 
+    @property
+    def pending_bytes(self) -> int:
+        """How many bytes of an event not yet complete are held."""
+        return self._pending
+
     def reset(self) -> None:
         """Forget all buffered input and state."""
-        self._buf = b""
+        self._parts = []
+        self._pending = 0
+        self._head = b""
         self._start = True
         self._skip_lf = False
         self._last_id = ""
@@ -58,6 +81,60 @@ class SSEDecoder:
     def close(self) -> None:
         """End of stream: an unterminated last event is discarded, per the standard."""
         self.reset()
+
+    # --- buffering -----------------------------------------------------------------------
+
+    def _join(self, data: bytes) -> bytes | None:
+        """The incomplete event held so far plus `data`, joined once; None when `data` cannot
+        end an event (it is then only kept, without copying what came before)."""
+        parts = self._parts
+        if not parts:
+            return data
+        parts.append(data)
+        if b"\n\n" not in data and not (data[:1] == b"\n" and parts[-2][-1:] == b"\n"):
+            self._pending += len(data)
+            if self._pending > self.max_event_bytes:
+                raise self._too_large(self._pending)
+            return None
+        buf = b"".join(parts)
+        self._parts = []
+        self._pending = 0
+        return buf
+
+    def _keep(self, rest: bytes) -> None:
+        """Hold the incomplete tail of the input (nothing is held when this is called)."""
+        if rest:
+            if len(rest) > self.max_event_bytes:
+                raise self._too_large(len(rest))
+            self._parts.append(rest)
+            self._pending = len(rest)
+
+    def _check_sizes(self, events: list[bytes]) -> None:
+        """Complete events that arrived in one piece are bounded too (checked only when the
+        whole input was larger than the bound, so never on the common path)."""
+        for ev in events:
+            if len(ev) > self.max_event_bytes:
+                raise self._too_large(len(ev))
+
+    def _too_large(self, size: int) -> EventTooLargeError:
+        head = b"".join(self._parts)[:200] if self._parts else b""
+        self.reset()
+        return EventTooLargeError(
+            f"one server-sent event exceeded max_event_bytes={self.max_event_bytes:,} "
+            f"({size:,} bytes and counting); started {head[:80]!r}",
+            limit=self.max_event_bytes,
+            line=head.decode("utf-8", "replace"),
+        )
+
+    def _strip_bom(self, data: bytes) -> bytes:
+        """At the stream's start, drop a UTF-8 BOM, even one split across feeds."""
+        head = self._head + data
+        if len(head) < 3 and _BOM.startswith(head):
+            self._head = head
+            return b""
+        self._start = False
+        self._head = b""
+        return head[3:] if head[:3] == _BOM else head
 
     def _blocks(self, data: bytes) -> list[bytes]:
         """Add bytes to the buffer; return the complete event blocks (each without its
@@ -69,21 +146,24 @@ class SSEDecoder:
         if b"\r" in data:
             self._skip_lf = data[-1:] == b"\r"
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        buf = self._buf + data if self._buf else data
         if self._start:
-            if len(buf) < 3 and _BOM.startswith(buf):
-                self._buf = buf
-                return []
-            self._start = False
-            if buf[:3] == _BOM:
-                buf = buf[3:]
+            data = self._strip_bom(data)
+        if not data:
+            return []
+        buf = self._join(data)
+        if buf is None:
+            return []
         if buf[:1] == b"\n":
             # A blank line right at an event boundary dispatches nothing; drop such lines so
             # that every block below starts with a field line.
             buf = buf.lstrip(b"\n")
         blocks = buf.split(b"\n\n")
-        self._buf = blocks.pop()
+        self._keep(blocks.pop())
+        if len(buf) > self.max_event_bytes:
+            self._check_sizes(blocks)
         return blocks
+
+    # --- decoding ------------------------------------------------------------------------
 
     def feed(self, data: bytes) -> list[ServerSentEvent]:
         """Consume bytes; return the events completed by them, in order."""
@@ -99,22 +179,41 @@ class SSEDecoder:
     def feed_payloads(self, data: bytes) -> list[ServerSentEvent | bytes]:
         """Like `feed`, but a plain event (one `data: ` line, default type, no id or retry)
         comes back as its raw data bytes: the allocation-light form the stream reader uses."""
+        if (
+            data[-2:] == b"\n\n"
+            and data[:6] == b"data: "
+            and not (self._parts or self._start or self._skip_lf)
+            and b"\r" not in data
+        ):
+            # The common case: a read of whole `data: <payload>` events and nothing else, split
+            # in one pass: every LF belongs to a "\n\ndata: " separator or the final "\n\n".
+            lines = data.count(b"\n")
+            if lines == 2 and len(data) <= self.max_event_bytes:
+                return [data[6:-2]]
+            if lines == 2 * data.count(b"\n\ndata: ") + 2:
+                payloads: list[bytes] = data[6:-2].split(b"\n\ndata: ")
+                if len(data) > self.max_event_bytes:
+                    self._check_sizes(payloads)
+                return payloads  # type: ignore[return-value]
         if not data:
             return []
         if not self._start and not self._skip_lf and b"\r" not in data:
-            # The common case, a run of `data: <payload>` events and nothing else, split in
-            # one pass: every LF then belongs to a "\n\ndata: " separator or the final "\n\n".
-            buf = self._buf + data if self._buf else data
+            # Events split across reads: the same one-pass split over what is complete.
+            buf = self._join(data)
+            if buf is None:
+                return []
             end = buf.rfind(b"\n\n")
             if end < 0:
-                self._buf = buf
+                self._keep(buf)
                 return []
             if buf.startswith(b"data: ") and buf.count(b"\n", 0, end) == 2 * buf.count(
                 b"\n\ndata: ", 0, end
             ):
-                self._buf = buf[end + 2 :]
-                return buf[6:end].split(b"\n\ndata: ")  # type: ignore[return-value]
-            self._buf = b""
+                self._keep(buf[end + 2 :])
+                payloads = buf[6:end].split(b"\n\ndata: ")
+                if end > self.max_event_bytes:
+                    self._check_sizes(payloads)
+                return payloads  # type: ignore[return-value]
             data = buf
         out: list[ServerSentEvent | bytes] = []
         for block in self._blocks(data):

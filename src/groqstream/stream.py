@@ -1,23 +1,31 @@
 """`ChatStream`: one streamed chat completion, read in bulk and stamped as the bytes arrive.
 
-It owns one HTTP response. Each network read takes exactly one `perf_counter_ns()` stamp and
-is handed to the sans-IO core (`SSEDecoder`, `ChunkAssembler`); the deltas come out as an
-async iterator. Retries happen only before the first delta reaches the user.
+DESIGN: above `_transport.py` and `_retry.py`, below `client.py` and `fanout.py`. It owns one
+HTTP response. Each network read (`_read`, the only IO) takes exactly one `perf_counter_ns()`
+stamp; `_handle` hands the bytes to the sans-IO core (`SSEDecoder`, `ChunkAssembler`) and
+decides what the read means. The stream's life is one `StreamState` and the table of the
+moves between states. Retries run through `RetryPolicy.run`, and an attempt ends when the
+first delta is ready, so nothing that reached the user is ever retried.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import time
+from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import anyio
 
+from ._aiohttp_compat import has_buffered, read_available
+from ._retry import RetryPolicy, RetryState
+from ._transport import Deadlines, Timeouts, timeout_error
 from .chunks import ChunkAssembler
 from .errors import (
     APITimeoutError,
+    ConfigError,
     FirstByteTimeout,
     GroqStreamError,
     IdleTimeout,
@@ -25,13 +33,13 @@ from .errors import (
     TotalTimeout,
 )
 from .metrics import StreamMetrics, compute_metrics
-from .sse import SSEDecoder
+from .sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder
 from .types import Delta, ToolCall, Usage
 
 if TYPE_CHECKING:
-    from ._transport import RetryPolicy, Transport
+    from ._transport import Transport
 
-__all__ = ["ChatStream"]
+__all__ = ["ChatStream", "StreamState"]
 
 _perf_ns = time.perf_counter_ns
 _READ_ERRORS = (aiohttp.ClientError, OSError, asyncio.IncompleteReadError)
@@ -39,93 +47,61 @@ _CHAT_PATH = "/chat/completions"
 _INF = float("inf")
 
 
-def _buffered(reader: aiohttp.StreamReader) -> bool:
-    """True if the reader holds bytes the stream has not read yet."""
-    return bool(getattr(reader, "_size", 0))
+class StreamState(enum.Enum):
+    """Where a `ChatStream` is in its life."""
+
+    IDLE = "idle"  # made, request not sent
+    OPENING = "opening"  # sending, waiting for the first delta; retries allowed
+    STREAMING = "streaming"  # a delta reached the user: no more retries
+    FINISHED = "finished"  # ended completely; the connection went back to the pool
+    FAILED = "failed"  # ended with an error (raised to the user)
+    CLOSED = "closed"  # closed by the user before the end; the connection was dropped
 
 
-_FAST_DRAIN = callable(getattr(aiohttp.StreamReader, "_wait", None)) and all(
-    name in getattr(aiohttp.StreamReader, "__slots__", ())
-    for name in (
-        "_buffer",
-        "_buffer_offset",
-        "_size",
-        "_cursor",
-        "_http_chunk_splits",
-        "_protocol",
-        "_low_water",
-        "_eof",
-        "_exception",
-    )
-)
-
-
-async def _read_bulk(reader: Any) -> bytes:
-    """`readany()` with the drain done by `_drain_buffer`: wait for bytes, take them all."""
-    if reader._exception is not None:
-        raise reader._exception
-    while not reader._buffer:
-        if reader._eof:
-            return b""
-        await reader._wait("readany")
-    return _drain_buffer(reader)
-
-
-def _drain_buffer(reader: Any) -> bytes:
-    """All bytes the reader holds, as `readany()` would return them, in one join.
-
-    aiohttp keeps one buffer entry per HTTP chunk and `readany()` pops them one by one with
-    flow-control bookkeeping for each — about a microsecond per SSE event when a server
-    flushes every event as its own chunk. This does the same bookkeeping once per read.
-    Used only where aiohttp's StreamReader has the expected layout (`_FAST_DRAIN`).
-    """
-    buf = reader._buffer
-    offset = reader._buffer_offset
-    data: bytes
-    if offset:
-        first: bytes = buf.popleft()[offset:]
-        data = first + b"".join(buf)
-        reader._buffer_offset = 0
-    else:
-        data = b"".join(buf)
-    buf.clear()
-    n = len(data)
-    reader._size -= n
-    reader._cursor += n
-    splits = reader._http_chunk_splits
-    if splits:
-        splits.clear()
-    if reader._size < reader._low_water:
-        reader._protocol.resume_reading()
-    return data
+_S = StreamState
+_MOVES: dict[StreamState, frozenset[StreamState]] = {
+    _S.IDLE: frozenset({_S.OPENING, _S.CLOSED}),
+    _S.OPENING: frozenset({_S.STREAMING, _S.FINISHED, _S.FAILED, _S.CLOSED}),
+    _S.STREAMING: frozenset({_S.FINISHED, _S.FAILED, _S.CLOSED}),
+    _S.FINISHED: frozenset(),
+    _S.FAILED: frozenset(),
+    _S.CLOSED: frozenset(),
+}
+"""Every allowed move; the three last states are final."""
 
 
 class _Watchdog:
-    """One timer per stream that enforces the first-token, idle and total deadlines.
+    """One timer per attempt enforcing its deadlines while the stream waits on the network.
 
-    Deadlines move by plain attribute stores on the hot path; the single `call_at` handle
-    re-arms itself lazily, so a read costs no timer churn. When a deadline passes while the
-    stream waits on the network, the timeout is raised into the pending read.
+    `phase` is the first-token deadline, then the moving idle one, with `phase_kind` the
+    error it raises; `total` raises `TotalTimeout`. Deadlines move by plain stores on the hot
+    path; the single `call_at` handle re-arms itself lazily. When one passes while the stream
+    waits on the network, its error is raised into the pending read; when the consumer is
+    busy with earlier bytes, it is judged when the stream waits again.
     """
 
     __slots__ = (
         "_handle",
         "_loop",
         "_reader",
-        "deadline",
+        "_timeouts",
         "late",
+        "phase",
+        "phase_kind",
         "reading",
         "scheduled",
-        "total_deadline",
+        "total",
     )
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, deadline: float, total_deadline: float
+        self, loop: asyncio.AbstractEventLoop, deadlines: Deadlines, timeouts: Timeouts
     ) -> None:
         self._loop = loop
+        self._timeouts = timeouts
         self._reader: aiohttp.StreamReader | None = None
-        self.deadline = deadline  # first token, then idle; inf when disabled
-        self.total_deadline = total_deadline
+        self.phase = deadlines.first_byte
+        self.phase_kind: type[APITimeoutError] = FirstByteTimeout
+        self.total = deadlines.total
         self.reading = False
         self.late = False
         self.scheduled = _INF  # when the timer will next look
@@ -136,32 +112,31 @@ class _Watchdog:
         self._arm()
 
     def _arm(self) -> None:
-        due = min(self.deadline, self.total_deadline)
+        due = min(self.phase, self.total)
         self.scheduled = due
         if due != _INF:
             self._handle = self._loop.call_at(due, self._check)
 
     def rearm(self) -> None:
-        """Look again at the current deadlines: after the timer found the consumer busy, or
-        when a deadline moved earlier than the timer's next look."""
+        """Look again at the deadlines: after the timer found the consumer busy, or when a
+        deadline moved earlier than the timer's next look."""
         self.late = False
         self.cancel()
         self._arm()
 
     def _check(self) -> None:
         self._handle = None
-        now = self._loop.time()
-        due = min(self.deadline, self.total_deadline)
-        if now < due:
+        due = min(self.phase, self.total)
+        if self._loop.time() < due:
             self.scheduled = due
             self._handle = self._loop.call_at(due, self._check)
             return
         reader = self._reader
-        if not self.reading or reader is None or _buffered(reader):
-            # The consumer is busy with earlier bytes; judge when it waits on the network again.
+        if not self.reading or reader is None or has_buffered(reader):
             self.late = True
             return
-        reader.set_exception(_timeout_error(self))
+        kind = TotalTimeout if self.total <= self.phase else self.phase_kind
+        reader.set_exception(timeout_error(kind, self._timeouts))
 
     def cancel(self) -> None:
         """Stop the timer."""
@@ -169,12 +144,6 @@ class _Watchdog:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
-
-
-def _timeout_error(w: _Watchdog) -> APITimeoutError:
-    if w.total_deadline <= w.deadline:
-        return TotalTimeout("the stream exceeded its total timeout")
-    return IdleTimeout("no data from the server within the timeout")
 
 
 class ChatStream:
@@ -186,33 +155,50 @@ class ChatStream:
     cancelling the task closes the connection at once so the server stops generating.
     """
 
-    def __init__(self, transport: Transport, body: dict[str, Any], retry: RetryPolicy) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        body: dict[str, Any],
+        retry: RetryPolicy,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    ) -> None:
         self._transport = transport
         self._body = body
         self._retry = retry
+        self._extra_headers = extra_headers
+        self._max_event_bytes = max_event_bytes
+        self._state = StreamState.IDLE
         self._resp: aiohttp.ClientResponse | None = None
         self._reader: aiohttp.StreamReader | None = None
         self._watchdog: _Watchdog | None = None
-        self._decoder = SSEDecoder()
+        self._decoder = SSEDecoder(max_event_bytes)
         self._asm = ChunkAssembler()
         self._pending: list[Delta] = []
         self._pos = 0
-        self._opened = False
-        self._finished = False  # the stream ended completely
-        self._closed = False
-        self._delivered = False  # a delta reached the user: no more retries
         self._deferred: GroqStreamError | None = None
         self._start_ns = 0
         self._end_ns = 0
         self._last_read_ns = 0
-        self._header_request_id: str | None = None
-        self.attempts = 0
+        self._raw_headers: Mapping[str, str] = {}
+        self._headers: dict[str, str] | None = None
+        self._retry_state = RetryState()
         self.status: int | None = None
-        self.headers: dict[str, str] = {}
 
     def __repr__(self) -> str:
-        state = "finished" if self._finished else "closed" if self._closed else "open"
-        return f"<ChatStream model={self._body.get('model')!r} {state} chunks={self._asm.chunks}>"
+        model = self._body.get("model")
+        return f"<ChatStream model={model!r} {self._state.value} chunks={self._asm.chunks}>"
+
+    @property
+    def state(self) -> StreamState:
+        """Where the stream is in its life."""
+        return self._state
+
+    def _move(self, to: StreamState) -> None:
+        if to not in _MOVES[self._state]:
+            raise AssertionError(f"ChatStream cannot go from {self._state} to {to}")
+        self._state = to
 
     # --- context manager and iteration ---------------------------------------------------
 
@@ -237,12 +223,11 @@ class ChatStream:
         if pos < len(pending):
             self._pos = pos + 1
             return pending[pos]
-        if not self._opened:
+        if self._state is StreamState.IDLE:
             await self.start()
-        elif not await self._guarded_fill():
+        elif not await self._next_deltas():
             raise StopAsyncIteration
         if self._pos < len(self._pending):
-            self._delivered = True
             d = self._pending[self._pos]
             self._pos += 1
             return d
@@ -256,17 +241,9 @@ class ChatStream:
 
     def close(self) -> None:
         """Close the connection now if the stream is not finished; idempotent."""
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-        resp = self._resp
-        if resp is not None:
-            if self._finished:
-                resp.release()
-            else:
-                resp.close()
-            self._resp = None
-            self._reader = None
-        self._closed = True
+        self._drop_response()
+        if _S.CLOSED in _MOVES[self._state]:
+            self._state = StreamState.CLOSED
 
     async def aclose(self) -> None:
         """Async alias of `close`, for `contextlib.aclosing` and similar."""
@@ -277,73 +254,84 @@ class ChatStream:
         if resp is not None and not resp.closed:
             resp.close()
 
+    def _drop_response(self) -> None:
+        """Let go of the response: back to the pool when finished, else the socket closes."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        resp = self._resp
+        if resp is not None:
+            if self._state is StreamState.FINISHED:
+                resp.release()
+            else:
+                resp.close()
+            self._resp = None
+            self._reader = None
+
     # --- opening, with retries before the first delta ------------------------------------
 
     async def start(self) -> None:
         """Send the request and wait for the first delta, retrying where that is safe."""
-        if self._opened:
+        if self._state is not StreamState.IDLE:
+            if self._state is StreamState.CLOSED and self._resp is None and not self._start_ns:
+                raise ConfigError("this stream was closed before it started")
             return
-        self._opened = True
-        attempt = 0
-        while True:
-            attempt += 1
-            self.attempts = attempt
-            try:
-                await self._send()
-                await self._guarded_fill()
-                self._delivered = True
-                return
-            except GroqStreamError as e:
-                delay = self._retry.delay(attempt, e)
-                if delay is None or self._delivered:
-                    raise
-                self._reset_for_retry()
-                await anyio.sleep(delay)
-            except BaseException:
-                self.close()
-                raise
+        self._state = StreamState.OPENING
+        try:
+            await self._retry.run(self._attempt, state=self._retry_state)
+        except GroqStreamError:
+            self._drop_response()
+            self._state = StreamState.FAILED
+            raise
+        except BaseException:
+            self.close()  # cancelled: drop the connection so generation stops
+            raise
+        if self._state is StreamState.OPENING:  # not already finished by the first read
+            self._move(StreamState.STREAMING)
 
-    def _reset_for_retry(self) -> None:
-        self.close()
-        self._closed = False
-        self._decoder = SSEDecoder()
-        self._asm = ChunkAssembler()
-        self._pending = []
-        self._pos = 0
-        self._deferred = None
-        self._header_request_id = None
+    async def _attempt(self, n: int) -> None:
+        if n > 1:
+            self._drop_response()
+            self._decoder = SSEDecoder(self._max_event_bytes)
+            self._asm = ChunkAssembler()
+            self._pending = []
+            self._pos = 0
+            self._deferred = None
+        await self._send()
+        await self._next_deltas()
 
     async def _send(self) -> None:
-        t = self._transport.timeouts
+        transport = self._transport
         loop = asyncio.get_running_loop()
-        now = loop.time()
-        inf = _INF
-        limit = t.first_byte
-        if t.total is not None and (limit is None or t.total < limit):
-            limit = t.total
-        self._transport.session  # noqa: B018 - create the session before the clock starts
+        deadlines = Deadlines.start(transport.timeouts, loop.time())
+        transport.session  # noqa: B018 - create the session before the clock starts
         self._start_ns = _perf_ns()
-        resp = await self._transport.post(_CHAT_PATH, self._body, stream=True, limit=limit)
+        resp = await transport.post(
+            _CHAT_PATH,
+            self._body,
+            stream=True,
+            deadlines=deadlines,
+            extra_headers=self._extra_headers,
+        )
         self._resp = resp
         self._reader = resp.content
         self.status = resp.status
-        self.headers = {k.lower(): v for k, v in resp.headers.items()}
-        self._header_request_id = resp.headers.get("x-request-id")
-        wd = _Watchdog(
-            loop,
-            now + t.first_byte if t.first_byte is not None else inf,
-            now + t.total if t.total is not None else inf,
-        )
+        self._raw_headers = resp.headers
+        self._headers = None
+        wd = _Watchdog(loop, deadlines, transport.timeouts)
         self._watchdog = wd
         wd.watch(resp.content)
 
     # --- the read loop -------------------------------------------------------------------
 
-    async def _guarded_fill(self) -> bool:
+    async def _next_deltas(self) -> bool:
+        """Read until deltas are ready (True) or the stream ended (False); on failure the
+        connection is dropped and the error carries the text that had arrived."""
         try:
             return await self._fill()
         except GroqStreamError as e:
-            self.close()
+            self._drop_response()
+            if self._state is StreamState.STREAMING:
+                self._state = StreamState.FAILED
             e.partial_text = self._asm.text()
             e.partial_reasoning = self._asm.reasoning() or ""
             if e.request_id is None:
@@ -354,68 +342,72 @@ class ChatStream:
             raise
 
     async def _fill(self) -> bool:
-        """Read until at least one delta is buffered (True) or the stream ended (False)."""
         if self._deferred is not None:
             err, self._deferred = self._deferred, None
             raise err
-        if self._finished:
-            return False
-        reader = self._reader
-        wd = self._watchdog
-        if reader is None or wd is None:
-            return False
-        asm = self._asm
-        feed_sse = self._decoder.feed_payloads
-        idle = self._transport.timeouts.idle
-        loop_time = asyncio.get_running_loop().time
-        fast = _FAST_DRAIN
-        while True:
-            wd.reading = True
-            if wd.late:
-                wd.rearm()
-            try:
-                data = await (_read_bulk(reader) if fast else reader.readany())
-            except GroqStreamError as e:
-                if isinstance(e, IdleTimeout) and not asm.output_ns:
-                    raise FirstByteTimeout(
-                        "no token within the first-byte timeout",
-                        timeout=self._transport.timeouts.first_byte,
-                    ) from None
-                raise
-            except _READ_ERRORS as e:
-                raise self._interrupted(f"connection lost mid-stream ({type(e).__name__})") from e
-            finally:
-                wd.reading = False
-            now = _perf_ns()
-            self._last_read_ns = now
-            if not data:
-                if asm.complete:
-                    self._end_ns = now
-                    self._finish()
-                    return False
-                raise self._interrupted("the server closed the stream before it was complete")
-            events = feed_sse(data)
-            if not events:
-                continue  # keep-alive comments or a partial event: not data
-            deltas = asm.feed(events, now)
-            if asm.output_ns:  # tokens flow: the idle limit applies from here on
-                deadline = loop_time() + idle if idle is not None else _INF
-                wd.deadline = deadline
-                if deadline < wd.scheduled:
-                    wd.rearm()
-            if asm.error is not None:
-                if not deltas:
-                    raise asm.error
-                self._deferred = asm.error
-            if asm.done:
-                self._end_ns = now
+        while self._reader is not None:
+            deltas = self._handle(await self._read())
+            if self._asm.done and self._reader is not None:
                 await self._drain()
             if deltas:
                 self._pending = deltas
                 self._pos = 0
                 return True
-            if self._finished:
-                return False
+        return False
+
+    async def _read(self) -> bytes:
+        """Wait for the next bytes of the body (b"" at its end); stamp their arrival."""
+        wd = self._watchdog
+        assert wd is not None
+        assert self._reader is not None
+        wd.reading = True
+        if wd.late:
+            wd.rearm()
+        try:
+            data = await read_available(self._reader)
+        except _READ_ERRORS as e:
+            raise self._interrupted(f"connection lost mid-stream ({type(e).__name__})") from e
+        finally:
+            wd.reading = False
+        self._last_read_ns = _perf_ns()
+        return data
+
+    def _handle(self, data: bytes) -> list[Delta]:
+        """What one read means: its deltas (none for keep-alives or a partial event)."""
+        asm = self._asm
+        if not data:
+            if not asm.complete:
+                raise self._interrupted("the server closed the stream before it was complete")
+            self._end_ns = self._last_read_ns
+            self._finish()
+            return []
+        events = self._decoder.feed_payloads(data)
+        if not events:
+            if asm.output_ns and self._decoder.pending_bytes:
+                self._alive()  # an event still arriving: the server is not idle
+            return []
+        deltas = asm.feed(events, self._last_read_ns)
+        if asm.output_ns:
+            self._alive()
+        if asm.error is not None:
+            if not deltas:
+                raise asm.error
+            self._deferred = asm.error
+        if asm.done:
+            self._end_ns = self._last_read_ns
+        return deltas
+
+    def _alive(self) -> None:
+        """Tokens flow: the idle deadline applies from now."""
+        idle = self._transport.timeouts.idle
+        if idle is None:
+            return
+        wd = self._watchdog
+        assert wd is not None
+        wd.phase = deadline = asyncio.get_running_loop().time() + idle
+        wd.phase_kind = IdleTimeout
+        if deadline < wd.scheduled:
+            wd.rearm()
 
     async def _drain(self) -> None:
         """After `[DONE]`, read the body to its end so the connection returns to the pool."""
@@ -428,8 +420,8 @@ class ChatStream:
         self._finish()
 
     def _finish(self) -> None:
-        self._finished = True
-        self.close()
+        self._move(StreamState.FINISHED)
+        self._drop_response()
 
     def _interrupted(self, why: str) -> StreamInterrupted:
         asm = self._asm
@@ -441,6 +433,18 @@ class ChatStream:
         )
 
     # --- results -------------------------------------------------------------------------
+
+    @property
+    def attempts(self) -> int:
+        """How many attempts the stream took (1 without retries)."""
+        return self._retry_state.attempts
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The response headers of the (last) attempt, names in lower case."""
+        if self._headers is None:
+            self._headers = {k.lower(): v for k, v in self._raw_headers.items()}
+        return self._headers
 
     @property
     def text(self) -> str:
@@ -470,7 +474,7 @@ class ChatStream:
     @property
     def request_id(self) -> str | None:
         """The server's request id: `x_groq.id`, else the `x-request-id` header."""
-        return self._asm.request_id or self._header_request_id
+        return self._asm.request_id or self._raw_headers.get("x-request-id")
 
     @property
     def completion_id(self) -> str | None:
@@ -485,7 +489,7 @@ class ChatStream:
     @property
     def finished(self) -> bool:
         """True once the stream ended completely (not interrupted, not abandoned)."""
-        return self._finished
+        return self._state is StreamState.FINISHED
 
     @property
     def metrics(self) -> StreamMetrics:

@@ -1,0 +1,190 @@
+"""Fast paths for chunk parsing: each gives exactly what `chunks.py` would, or declines.
+
+DESIGN: sans-IO, below `chunks.py`'s `ChunkAssembler`, which owns what a chunk *means*. Nothing
+here decides meaning; it only recognises bytes that provably mean the same as bytes already
+understood:
+
+- A `Template` is learned from one chunk that `ChunkAssembler.apply` found *plain* (its only
+  effect was one piece of text for one choice). A later chunk that is byte-for-byte the same
+  apart from that text is the same object with another text, so only the text's JSON string
+  is parsed. When the server also varies fields the assembler ignores after the first chunk
+  (OpenAI's per-chunk `obfuscation`, a changing `created`), those scalar values become holes of
+  a compiled pattern that must match the whole chunk.
+- `parse_array` parses a read's plain payloads with one `orjson.loads` of a JSON array, and
+  declines (None) when the result is not one object per payload.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+
+from .types import Delta
+
+__all__ = ["Template", "learn", "parse_array", "run"]
+
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
+
+# One JSON string or number token, for the holes of a pattern. A string hole cannot contain an
+# unescaped quote, so it spans exactly one token and the bytes after it must match literally.
+_STRING = rb'"(?:[^"\\]++|\\.)*+"'
+_NUMBER = rb"-?(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?(?:[eE][+-]?[0-9]++)?"
+_NUMBER_RE = re.compile(_NUMBER)
+
+
+class Template:
+    """The bytes around the text of a plain one-choice chunk.
+
+    `prefix`/`suffix` are the fixed bytes before and after the text's JSON string; `pattern`,
+    when the server varies ignored fields too, matches the whole chunk with those values as
+    holes and the text's string as group 1. `content` says whether the text is content (True)
+    or reasoning (False); `index` is the choice.
+    """
+
+    __slots__ = ("content", "index", "pattern", "prefix", "suffix")
+
+    def __init__(
+        self,
+        prefix: bytes,
+        suffix: bytes,
+        content: bool,
+        index: int,
+        pattern: Callable[[bytes], re.Match[bytes] | None] | None,
+    ) -> None:
+        self.prefix = prefix
+        self.suffix = suffix
+        self.content = content
+        self.index = index
+        self.pattern = pattern
+
+
+def _string_end(raw: bytes, start: int) -> int:
+    """The index of the closing quote of the JSON string whose opening quote is at `start`
+    (-1 if there is none)."""
+    end = start
+    while True:
+        end = raw.find(b'"', end + 1)
+        if end < 0:
+            return -1
+        slashes = 0
+        while raw[end - 1 - slashes] == 0x5C:  # backslash
+            slashes += 1
+        if not slashes & 1:
+            return end
+
+
+def _value_span(raw: bytes, key: bytes, value: Any) -> tuple[int, int] | None:
+    """Where the value of `key` (occurring once, written compactly) sits in `raw`."""
+    name = b'"' + key + b'":'
+    if raw.count(name) != 1:
+        return None
+    start = raw.find(name) + len(name)
+    if isinstance(value, str):
+        if raw[start : start + 1] != b'"':
+            return None
+        end = _string_end(raw, start)
+        return (start, end + 1) if end >= 0 else None
+    m = _NUMBER_RE.match(raw, start)
+    return (start, m.end()) if m else None
+
+
+def _pattern(raw: bytes, text: tuple[int, int], holes: list[tuple[int, int]]) -> Any:
+    """A compiled full-match pattern: `raw` with the text (group 1) and `holes` as tokens."""
+    spans = sorted([(text[0], text[1], True), *((a, b, False) for a, b in holes)])
+    parts: list[bytes] = []
+    pos = 0
+    for start, end, is_text in spans:
+        if start < pos:
+            return None  # overlapping spans: not a layout we understand
+        parts.append(re.escape(raw[pos:start]))
+        is_string = raw[start : start + 1] == b'"'
+        token = _STRING if is_string else _NUMBER
+        parts.append(b"(" + token + b")" if is_text else token)
+        pos = end
+    parts.append(re.escape(raw[pos:]))
+    return re.compile(b"".join(parts), re.DOTALL).fullmatch
+
+
+def learn(
+    raw: bytes, key: str, value: str, index: int, ignorable: dict[str, Any]
+) -> Template | None:
+    """A template from a chunk whose only effect was `value` under delta `key`, if one is safe.
+
+    The key must occur once in the raw bytes, written compactly (`"key":"`), and the JSON
+    string after it must decode to `value`. `ignorable` holds the chunk's top-level scalar
+    fields that the assembler does not read after the first chunk: they become holes of the
+    pattern wherever they, too, can be located exactly.
+    """
+    span = _value_span(raw, key.encode(), value)
+    if span is None:
+        return None
+    start, end = span
+    try:
+        if _loads(raw[start:end]) != value:
+            return None
+    except _JSONDecodeError:
+        return None
+    holes = [s for k, v in ignorable.items() if (s := _value_span(raw, k.encode(), v)) is not None]
+    pattern = _pattern(raw, span, holes) if holes else None
+    return Template(raw[: start + 1], raw[end - 1 :], key == "content", index, pattern)
+
+
+def run(
+    tpl: Template,
+    events: Sequence[Any],
+    arrived_ns: int,
+    out: list[Delta],
+    parts: list[str],
+    output_ns: list[int],
+) -> int:
+    """Apply the leading events that match `tpl`; return how many.
+
+    A match appends exactly what `ChunkAssembler.apply` would: the text to `parts`, a `Delta`
+    to `out` and the stamp to `output_ns` (nothing for an empty text). Each costs two bytes
+    comparisons (or one pattern match) and one `orjson.loads` of the text's JSON string.
+    """
+    prefix, suffix, pattern = tpl.prefix, tpl.suffix, tpl.pattern
+    lo, cut = len(prefix) - 1, len(suffix) - 1
+    index, is_content = tpl.index, tpl.content
+    n = 0
+    try:
+        for p in events:
+            if p.startswith(prefix) and p.endswith(suffix):
+                text = _loads(p[lo : len(p) - cut])
+            elif pattern is not None and (m := pattern(p)) is not None:
+                text = _loads(m[1])
+            else:
+                break
+            n += 1
+            if text:
+                parts.append(text)
+                if is_content:
+                    out.append(Delta(text, None, None, None, index, arrived_ns))
+                else:
+                    out.append(Delta("", text, None, None, index, arrived_ns))
+                output_ns.append(arrived_ns)
+    except (AttributeError, TypeError, _JSONDecodeError):
+        pass  # an event object, or a text that is not one JSON string: the general path
+    return n
+
+
+def parse_array(payloads: Sequence[Any]) -> list[Any] | None:
+    """Parse raw `data:` payloads with one `orjson.loads`; None to decline (an event object
+    among them, bad JSON, or a count that shows a payload was not exactly one value)."""
+    if len(payloads) == 1:
+        p = payloads[0]
+        if type(p) is not bytes:
+            return None
+        try:
+            return [_loads(p)]
+        except _JSONDecodeError:
+            return None
+    try:
+        objs = _loads(b"[" + b",".join(payloads) + b"]")
+    except (TypeError, _JSONDecodeError):
+        return None
+    return objs if len(objs) == len(payloads) else None
