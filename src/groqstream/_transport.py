@@ -40,9 +40,17 @@ from .errors import (
     RedirectError,
     TotalTimeout,
     body_snippet,
+    bounded,
 )
 
-__all__ = ["Deadlines", "Timeouts", "Transport", "is_loopback", "parse_retry_after"]
+__all__ = [
+    "Deadlines",
+    "Timeouts",
+    "Transport",
+    "checked_headers",
+    "is_loopback",
+    "parse_retry_after",
+]
 
 log = logging.getLogger("groqstream")
 
@@ -155,6 +163,16 @@ def html_text(page: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def checked_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """Extra headers as a plain dict, every name and value refused if it holds a control
+    character (see `check_header_value`)."""
+    out = {}
+    for name, value in (headers or {}).items():
+        check_header_value(f"header {name!r}", name)
+        out[name] = check_header_value(f"the value of header {name!r}", value)
+    return out
+
+
 def _check_url(base_url: str, has_key: bool, allow_insecure_http: bool) -> None:
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -197,20 +215,12 @@ class Transport:
         }
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
-        self._headers.update(self._checked(headers))
+        self._headers.update(checked_headers(headers))
         self._stream_headers = {**self._headers, "Accept": "text/event-stream"}
         self._session: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r})"
-
-    @staticmethod
-    def _checked(headers: Mapping[str, str] | None) -> dict[str, str]:
-        out = {}
-        for name, value in (headers or {}).items():
-            check_header_value(f"header {name!r}", name)
-            out[name] = check_header_value(f"the value of header {name!r}", value)
-        return out
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -258,7 +268,7 @@ class Transport:
         """
         headers = self._stream_headers if stream else self._headers
         if extra_headers:
-            headers = {**headers, **self._checked(extra_headers)}
+            headers = {**headers, **checked_headers(extra_headers)}
         url = self.url(path)
         resp = await self._send(url, orjson.dumps(body), headers, deadlines)
         try:
@@ -343,11 +353,14 @@ class Transport:
             payload = orjson.loads(text) if text else None
         except orjson.JSONDecodeError:
             payload = None
-        if not isinstance(payload, dict):
+        raw_body = not isinstance(payload, dict)
+        if raw_body:
             payload = {"error": {"message": self._status_line(resp, text)}}
         err = error_from_payload(
             payload, status=resp.status, request_id=rid, retry_after=retry_after, headers=headers
         )
+        if raw_body:
+            err.body = bounded(text)
         if resp.status == 404:
             err.message += self._not_found_hint(url)
         log.debug("HTTP %s from %s (request %s)", resp.status, self._where(), rid)

@@ -22,7 +22,14 @@ import anyio
 
 from ._body import Message, build_body, build_messages
 from ._retry import RetryPolicy
-from ._transport import Deadlines, Timeouts, Transport, is_loopback, timeout_error
+from ._transport import (
+    Deadlines,
+    Timeouts,
+    Transport,
+    checked_headers,
+    is_loopback,
+    timeout_error,
+)
 from .chunks import parse_completion
 from .errors import APIConnectionError, ConfigError, MissingAPIKeyError, TotalTimeout
 from .fanout import FanOut, FanOutOptions, Request
@@ -189,7 +196,7 @@ class Client:
             transport,
             body,
             self.retry_policy,
-            extra_headers=extra_headers,
+            extra_headers=checked_headers(extra_headers) if extra_headers else None,
             max_event_bytes=self.max_event_bytes,
         )
 
@@ -253,7 +260,8 @@ class Client:
         """A non-streaming chat completion (retried like a stream; `total` timeout applies)."""
         transport = self._ready()
         body = self._body(model, messages, prompt, system, params, stream=False)
-        attempt = partial(self._complete_once, transport, body, extra_headers)
+        headers = checked_headers(extra_headers) if extra_headers else None
+        attempt = partial(self._complete_once, transport, body, headers)
         return await self.retry_policy.run(attempt)
 
     async def _complete_once(

@@ -200,8 +200,20 @@ class FanOut:
 
     # --- consumer side -------------------------------------------------------------------
 
-    def __aiter__(self) -> FanOut:
-        return self
+    def __aiter__(self) -> AsyncIterator[Result]:
+        return self._results()
+
+    async def _results(self) -> AsyncIterator[Result]:
+        """`async for` over the results. As an async generator it is finalised when the loop
+        that iterates it is left, even by `break` without `aclose()`: the run then stops."""
+        try:
+            while True:
+                try:
+                    yield await self.__anext__()
+                except StopAsyncIteration:
+                    return
+        finally:
+            await self.aclose()
 
     async def __anext__(self) -> Result:
         if self._task is None:
