@@ -63,6 +63,32 @@ def errors_path_for(output: Path) -> Path:
     return output.with_name(stem + ".errors.jsonl")
 
 
+def _line_problems(lineno: int, raw: bytes, seen: dict[str, int]) -> list[str]:
+    """What is wrong with one input line (nothing for a good one); records its custom_id."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        return [f"line {lineno}: not valid JSON ({e})"]
+    if not isinstance(obj, dict):
+        return [f"line {lineno}: not a JSON object"]
+    problems = []
+    cid = obj.get("custom_id")
+    if not isinstance(cid, str) or not cid:
+        problems.append(f"line {lineno}: `custom_id` must be a non-empty string")
+    elif cid in seen:
+        problems.append(f"line {lineno}: duplicate custom_id {cid!r} (first on line {seen[cid]})")
+    else:
+        seen[cid] = lineno
+    if obj.get("method", "POST") != "POST":
+        problems.append(f"line {lineno}: `method` must be POST")
+    if obj.get("url") != CHAT_URL:
+        problems.append(f"line {lineno}: `url` must be {CHAT_URL!r}, got {obj.get('url')!r}")
+    body = obj.get("body")
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+        problems.append(f"line {lineno}: `body` must be an object with a `messages` list")
+    return problems
+
+
 def _validate(path: Path) -> int:
     """Check every input line before anything is sent; return the number of requests."""
     problems: list[str] = []
@@ -70,35 +96,9 @@ def _validate(path: Path) -> int:
     count = 0
     with path.open("rb") as f:
         for lineno, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            try:
-                obj = orjson.loads(raw)
-            except orjson.JSONDecodeError as e:
-                problems.append(f"line {lineno}: not valid JSON ({e})")
-                continue
-            if not isinstance(obj, dict):
-                problems.append(f"line {lineno}: not a JSON object")
-                continue
-            cid = obj.get("custom_id")
-            if not isinstance(cid, str) or not cid:
-                problems.append(f"line {lineno}: `custom_id` must be a non-empty string")
-            elif cid in seen:
-                problems.append(
-                    f"line {lineno}: duplicate custom_id {cid!r} (first on line {seen[cid]})"
-                )
-            else:
-                seen[cid] = lineno
-            if obj.get("method", "POST") != "POST":
-                problems.append(f"line {lineno}: `method` must be POST")
-            if obj.get("url") != CHAT_URL:
-                problems.append(
-                    f"line {lineno}: `url` must be {CHAT_URL!r}, got {obj.get('url')!r}"
-                )
-            body = obj.get("body")
-            if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
-                problems.append(f"line {lineno}: `body` must be an object with a `messages` list")
-            count += 1
+            if raw.strip():
+                problems += _line_problems(lineno, raw, seen)
+                count += 1
     if problems:
         raise BatchInputError(problems)
     return count

@@ -395,14 +395,12 @@ class ChunkAssembler:
             self._first_chunk(obj)
         recorded = ("x_groq" in obj or "usage" in obj or "timings" in obj) and self._extras(obj)
         choices = obj.get("choices")
-        if not choices:
+        if type(choices) is not list or not choices:
             if choices is not None and type(choices) is not list:
                 raise _BadShape("`choices` is not a list")
             if "error" in obj:
                 raise self._stream_error(obj)
             return None
-        if type(choices) is not list:
-            raise _BadShape("`choices` is not a list")
         # Check every choice before accumulating any, so a bad chunk adds nothing.
         deltas = [d for ch in choices if (d := _choice(ch, arrived_ns)) is not None]
         carried = False

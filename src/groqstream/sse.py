@@ -185,15 +185,12 @@ class SSEDecoder:
             and not (self._parts or self._start or self._skip_lf)
             and b"\r" not in data
         ):
-            # The common case: a read of whole `data: <payload>` events and nothing else, split
-            # in one pass: every LF belongs to a "\n\ndata: " separator or the final "\n\n".
+            # The common case: a read of whole `data: <payload>` events and nothing else.
             lines = data.count(b"\n")
             if lines == 2 and len(data) <= self.max_event_bytes:
                 return [data[6:-2]]
-            if lines == 2 * data.count(b"\n\ndata: ") + 2:
-                payloads: list[bytes] = data[6:-2].split(b"\n\ndata: ")
-                if len(data) > self.max_event_bytes:
-                    self._check_sizes(payloads)
+            payloads = self._plain_run(data, len(data) - 2, lines)
+            if payloads is not None:
                 return payloads  # type: ignore[return-value]
         if not data:
             return []
@@ -206,15 +203,25 @@ class SSEDecoder:
             if end < 0:
                 self._keep(buf)
                 return []
-            if buf.startswith(b"data: ") and buf.count(b"\n", 0, end) == 2 * buf.count(
-                b"\n\ndata: ", 0, end
-            ):
+            payloads = self._plain_run(buf, end, buf.count(b"\n", 0, end) + 2)
+            if payloads is not None:
                 self._keep(buf[end + 2 :])
-                payloads = buf[6:end].split(b"\n\ndata: ")
-                if end > self.max_event_bytes:
-                    self._check_sizes(payloads)
                 return payloads  # type: ignore[return-value]
             data = buf
+        return self._payloads_of_blocks(data)
+
+    def _plain_run(self, buf: bytes, end: int, lines: int) -> list[bytes] | None:
+        """The payloads of `buf[:end + 2]` split in one pass when it is nothing but plain
+        `data: <payload>` events (then every LF belongs to a "\n\ndata: " separator or the
+        final "\n\n"); None otherwise."""
+        if not buf.startswith(b"data: ") or lines != 2 * buf.count(b"\n\ndata: ", 0, end) + 2:
+            return None
+        payloads = buf[6:end].split(b"\n\ndata: ")
+        if end > self.max_event_bytes:
+            self._check_sizes(payloads)
+        return payloads
+
+    def _payloads_of_blocks(self, data: bytes) -> list[ServerSentEvent | bytes]:
         out: list[ServerSentEvent | bytes] = []
         for block in self._blocks(data):
             if block[:6] == b"data: " and b"\n" not in block:
@@ -227,29 +234,24 @@ class SSEDecoder:
 
     def _event(self, block: bytes) -> ServerSentEvent | None:
         """Interpret one complete block of lines; the event it dispatches, if any."""
-        data: list[str] = []
-        event = ""
-        retry: int | None = None
+        fields: dict[str, list[str]] = {"data": [], "event": [], "retry": []}
         for raw in block.split(b"\n"):
-            if not raw:
-                # Blank lines inside a block only occur after lstrip at the buffer start;
-                # within split("\n\n") output they cannot, so this is a dispatch boundary.
-                continue
-            line = raw.decode("utf-8", "replace")
-            if line[0] == ":":
-                continue
-            name, colon, value = line.partition(":")
-            if colon and value[:1] == " ":
-                value = value[1:]
-            if name == "data":
-                data.append(value)
-            elif name == "event":
-                event = value
-            elif name == "id":
-                if "\x00" not in value:
-                    self._last_id = value
-            elif name == "retry" and value.isascii() and value.isdigit():
-                retry = int(value)
-        if not data:
+            # (Blank lines only occur after the lstrip at the buffer start: nothing to do.)
+            if raw and raw[:1] != b":":
+                name, colon, value = raw.decode("utf-8", "replace").partition(":")
+                if colon and value[:1] == " ":
+                    value = value[1:]
+                if name == "id":
+                    if "\x00" not in value:
+                        self._last_id = value
+                elif name in fields:
+                    fields[name].append(value)
+        if not fields["data"]:
             return None
-        return ServerSentEvent(event or "message", "\n".join(data), self._last_id or None, retry)
+        retries = [int(v) for v in fields["retry"] if v.isascii() and v.isdigit()]
+        return ServerSentEvent(
+            (fields["event"] or [""])[-1] or "message",
+            "\n".join(fields["data"]),
+            self._last_id or None,
+            retries[-1] if retries else None,
+        )

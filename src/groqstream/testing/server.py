@@ -351,7 +351,7 @@ class SimulatedServer:
             h.update(self._tok_window.headers("tokens", 1_000_000))
         return h
 
-    async def _chat(self, request: web.Request) -> web.StreamResponse:
+    async def _chat(self, request: web.Request) -> web.StreamResponse:  # noqa: C901
         headers = {
             k: ("<redacted>" if k.lower() == "authorization" else v)
             for k, v in request.headers.items()

@@ -1,0 +1,172 @@
+"""The house rules that a reader cannot check at a glance: layers point one way, no import
+cycles, no private access into other libraries outside `_aiohttp_compat.py`, the simulated
+server shares no code with the client, and `import groqstream` pulls in no optional extra."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import groqstream
+
+SRC = Path(groqstream.__file__).parent
+
+# Lower rank = lower layer. A module may import only modules of a lower or equal rank.
+RANKS: dict[str, int] = {
+    "_version": 0,
+    "models": 0,
+    "_stats": 0,
+    "errors": 0,
+    "types": 1,
+    "metrics": 2,
+    "ratelimit": 2,
+    "sse": 2,
+    "_fastpath": 2,
+    "_body": 2,
+    "chunks": 3,
+    "report": 3,
+    "_aiohttp_compat": 4,
+    "_retry": 4,
+    "_transport": 5,
+    "stream": 6,
+    "fanout": 7,
+    "client": 8,
+    "batch": 9,
+}
+SANS_IO = {"errors", "types", "metrics", "ratelimit", "sse", "_fastpath", "_body", "chunks"}
+TOP = 10  # cli/, bench/, ui/, otel, distributed, __init__, __main__: may use anything below
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(SRC).with_suffix("")
+    return ".".join(rel.parts)
+
+
+def rank(module: str) -> int:
+    if module.startswith("testing"):
+        return -1  # its own island
+    return RANKS.get(module, TOP)
+
+
+def _type_checking_only(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    while node in parents:
+        node = parents[node]
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            return True
+    return False
+
+
+def imports(path: Path) -> tuple[set[str], set[str]]:
+    """(groqstream modules imported, third-party top-level packages imported) by a file,
+    counting imports inside functions but not those only for type checking."""
+    tree = ast.parse(path.read_text())
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    own: set[str] = set()
+    other: set[str] = set()
+    base = module_name(path).split(".")
+    package = base[:-1]  # the package a relative import starts from
+    for node in ast.walk(tree):
+        if _type_checking_only(node, parents):
+            continue
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                pkg = package[: len(package) - (node.level - 1)]
+                target = ".".join([*pkg, *(node.module.split(".") if node.module else [])])
+                names = [target] if node.module else []
+                names += [f"{target}.{a.name}".lstrip(".") for a in node.names]
+                own.update(n for n in names if _exists(n))
+            elif node.module and node.module.split(".")[0] == "groqstream":
+                own.add(node.module.removeprefix("groqstream").lstrip("."))
+            elif node.module:
+                other.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.split(".")[0] == "groqstream":
+                    own.add(a.name.removeprefix("groqstream").lstrip("."))
+                else:
+                    other.add(a.name.split(".")[0])
+    own.discard("")
+    return own, other
+
+
+def _exists(name: str) -> bool:
+    p = SRC.joinpath(*name.split("."))
+    return p.with_suffix(".py").exists() or (p / "__init__.py").exists()
+
+
+def graph() -> dict[str, set[str]]:
+    g = {}
+    for path in SRC.rglob("*.py"):
+        name = module_name(path).removesuffix(".__init__")
+        own, _ = imports(path)
+        g[name] = {m.removesuffix(".__init__") for m in own} - {name}
+    return g
+
+
+def test_no_import_cycle() -> None:
+    g = graph()
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(n: str) -> None:
+        state[n] = 1
+        path.append(n)
+        for m in sorted(g.get(n, ())):
+            assert state.get(m) != 1, "import cycle: " + " -> ".join([*path, m])
+            if m not in state:
+                visit(m)
+        path.pop()
+        state[n] = 2
+
+    for n in sorted(g):
+        if n not in state:
+            visit(n)
+
+
+def test_layers_point_one_way() -> None:
+    wrong = []
+    for name, deps in graph().items():
+        for dep in deps:
+            if name.startswith("testing") != dep.startswith("testing") and name.startswith(
+                "testing"
+            ):
+                wrong.append(f"{name} -> {dep}: the simulated server must not share client code")
+            elif rank(dep) > rank(name) and not name.startswith("testing"):
+                wrong.append(f"{name} (rank {rank(name)}) -> {dep} (rank {rank(dep)})")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_sans_io_core_does_no_io() -> None:
+    io = {"aiohttp", "anyio", "asyncio", "socket", "time", "trio"}
+    for name in SANS_IO:
+        _, other = imports(SRC / f"{name}.py")
+        assert not other & io, f"{name} imports {other & io}"
+
+
+def test_no_private_access_into_other_libraries_outside_the_compat_module() -> None:
+    found = []
+    for path in SRC.rglob("*.py"):
+        if path.name == "_aiohttp_compat.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+                and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+            ):
+                found.append(f"{path.name}:{node.lineno} {ast.unparse(node)}")
+    assert not found, "\n".join(found)
+
+
+def test_import_groqstream_pulls_in_no_optional_extra() -> None:
+    code = (
+        "import sys, groqstream, groqstream.testing; "
+        "heavy = {'opentelemetry', 'ray', 'starlette', 'plotly', 'rich', 'matplotlib', "
+        "'uvloop', 'fastapi', 'pytest'} & {m.split('.')[0] for m in sys.modules}; "
+        "print(sorted(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
