@@ -31,12 +31,14 @@ __all__ = [
     "FINISH_REASONS",
     "KEEPALIVE",
     "PROTOCOLS",
+    "SSE_HEADERS",
     "Encoder",
     "SSEEncoder",
     "StreamEnd",
     "VercelEncoder",
     "make_encoder",
     "metrics_payload",
+    "sse_event",
     "usage_payload",
 ]
 
@@ -52,11 +54,12 @@ FINISH_REASONS: dict[str, str] = {
 }
 """OpenAI/Groq `finish_reason` → the AI SDK's `FinishReason` (anything else is "other")."""
 
-_SSE_HEADERS = {
+SSE_HEADERS = {
     "Content-Type": "text/event-stream",
     "Cache-Control": "no-cache",
     "X-Accel-Buffering": "no",
 }
+"""Response headers of an event stream: no caching, and no buffering by nginx-like proxies."""
 
 
 def _r(x: float | None) -> float | None:
@@ -74,6 +77,12 @@ class StreamEnd:
     usage: Usage | None = None
     request_id: str | None = None
     model: str | None = None
+
+
+def sse_event(seq: int, name: bytes, data: bytes) -> bytes:
+    """One named SSE event with its id and a single `data:` line (`data` must hold no newline,
+    as orjson's output never does)."""
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, name, data)
 
 
 def usage_payload(usage: Usage | None) -> dict[str, Any] | None:
@@ -137,7 +146,7 @@ class Encoder:
     """
 
     protocol: ClassVar[str] = ""
-    headers: ClassVar[dict[str, str]] = _SSE_HEADERS
+    headers: ClassVar[dict[str, str]] = SSE_HEADERS
 
     def __init__(self) -> None:
         self.seq = 0
@@ -182,7 +191,7 @@ class SSEEncoder(Encoder):
 
     def _event(self, name: bytes, data: bytes, out: list[bytes]) -> None:
         self.seq = seq = self.seq + 1
-        out.append(b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, name, data))
+        out.append(sse_event(seq, name, data))
 
     def delta(self, d: Delta, out: list[bytes]) -> None:
         """`reasoning` and `content` events ({"text": ...}); fragments wait for `tool_calls`."""
@@ -248,7 +257,7 @@ class VercelEncoder(Encoder):
     """
 
     protocol = "vercel"
-    headers: ClassVar[dict[str, str]] = {**_SSE_HEADERS, "x-vercel-ai-ui-message-stream": "v1"}
+    headers: ClassVar[dict[str, str]] = {**SSE_HEADERS, "x-vercel-ai-ui-message-stream": "v1"}
 
     def __init__(self) -> None:
         super().__init__()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, GroqStreamError
 from .encoders import Encoder, make_encoder
-from .relay import Pump, Subscriber, pump_stream
+from .relay import Pump, Subscriber, stream_pump
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -134,11 +134,7 @@ class RelayHub:
             raise ConfigError(f"a stream with key {key!r} is already relayed")
         self._make_room()
         key = key or secrets.token_urlsafe(16)
-        include = self.include_metrics
-        pump = Pump(
-            lambda p: pump_stream(p, stream, encoder, include_metrics=include),
-            on_abort=stream.close,
-        )
+        pump = stream_pump(stream, encoder, self.include_metrics)
         entry = _Entry(key, pump, encoder)
         self._entries[key] = entry
         pump.start()

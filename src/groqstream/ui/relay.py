@@ -11,7 +11,7 @@ reader never waits inside the `ChatStream` itself, so it can stop the upstream s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
 import anyio
@@ -22,7 +22,7 @@ from .encoders import KEEPALIVE, Encoder, StreamEnd, make_encoder
 if TYPE_CHECKING:
     from ..stream import ChatStream
 
-__all__ = ["METRICS_INTERVAL", "Pump", "Relay", "Subscriber", "relay"]
+__all__ = ["METRICS_INTERVAL", "Pump", "Relay", "Subscriber", "pump_stream", "relay", "stream_pump"]
 
 METRICS_INTERVAL = 0.25
 """Seconds between two `metrics` events, at most (plus one when the stream ends)."""
@@ -244,21 +244,11 @@ class Relay:
     """
 
     def __init__(
-        self,
-        stream: ChatStream,
-        encoder: Encoder,
-        *,
-        keepalive: float | None = 15.0,
-        include_metrics: bool = True,
+        self, pump: Pump, headers: Mapping[str, str], *, keepalive: float | None = 15.0
     ) -> None:
-        self.stream = stream
-        self.encoder = encoder
-        self.headers = dict(encoder.headers)
-        self._pump = Pump(
-            lambda pump: pump_stream(pump, stream, encoder, include_metrics=include_metrics),
-            on_abort=stream.close,
-        )
-        self._sub = Subscriber(self._pump, keepalive=keepalive, trim=True)
+        self.headers = dict(headers)
+        self._pump = pump
+        self._sub = Subscriber(pump, keepalive=keepalive, trim=True)
 
     def __aiter__(self) -> Relay:
         return self
@@ -350,6 +340,13 @@ def relay(
     browser as an `error` event. A keep-alive comment goes out after `keepalive` seconds of
     silence (None: never). The returned `Relay` carries the response `headers`.
     """
-    return Relay(
-        stream, make_encoder(protocol), keepalive=keepalive, include_metrics=include_metrics
+    enc = make_encoder(protocol)
+    return Relay(stream_pump(stream, enc, include_metrics), enc.headers, keepalive=keepalive)
+
+
+def stream_pump(stream: ChatStream, enc: Encoder, include_metrics: bool = True) -> Pump:
+    """A (not yet started) pump relaying `stream` through `enc`; aborting it closes the stream."""
+    return Pump(
+        lambda p: pump_stream(p, stream, enc, include_metrics=include_metrics),
+        on_abort=stream.close,
     )
