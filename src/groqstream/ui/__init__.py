@@ -14,7 +14,7 @@ Starlette is the optional `ui` extra and is imported only when a Starlette funct
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .aiohttp_adapter import aiohttp_response
 from .encoders import Encoder, SSEEncoder, StreamEnd, VercelEncoder, make_encoder
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from ..stream import ChatStream
+    from .starlette_adapter import RelayResponse
 
 __all__ = [
     "BadLastEventId",
@@ -52,7 +53,7 @@ def starlette_response(
     keepalive: float | None = 15.0,
     include_metrics: bool = True,
     headers: Mapping[str, str] | None = None,
-) -> Any:
+) -> RelayResponse:
     """Relay `stream` as a Starlette/FastAPI `StreamingResponse` (needs the `ui` extra).
 
     Same protocols, headers and cancel-on-disconnect as `aiohttp_response`.

@@ -22,6 +22,7 @@ from .relay import Pump, Subscriber, stream_pump
 
 if TYPE_CHECKING:
     from aiohttp import web
+    from starlette.responses import Response as StarletteResponse
 
     from ..stream import ChatStream
 
@@ -262,9 +263,14 @@ class RelayHub:
 
     def starlette_response(
         self, request: Any, key: str, *, headers: Mapping[str, str] | None = None
-    ) -> Any:
+    ) -> StarletteResponse:
         """The Starlette/FastAPI twin of `aiohttp_response` (needs the `ui` extra)."""
-        from .starlette_adapter import hub_response
+        try:
+            from .starlette_adapter import hub_response
+        except ImportError as e:  # pragma: no cover - exercised only without the extra
+            raise ConfigError(
+                "starlette_response needs Starlette: pip install 'groqstream[ui]'"
+            ) from e
 
         return hub_response(self, request, key, headers=headers)
 
