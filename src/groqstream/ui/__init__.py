@@ -60,7 +60,7 @@ def starlette_response(
     """
     try:
         from .starlette_adapter import starlette_response as make
-    except ImportError as e:  # pragma: no cover - exercised only without the extra
+    except ImportError as e:
         from ..errors import ConfigError
 
         raise ConfigError("starlette_response needs Starlette: pip install 'groqstream[ui]'") from e

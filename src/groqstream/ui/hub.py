@@ -267,7 +267,7 @@ class RelayHub:
         """The Starlette/FastAPI twin of `aiohttp_response` (needs the `ui` extra)."""
         try:
             from .starlette_adapter import hub_response
-        except ImportError as e:  # pragma: no cover - exercised only without the extra
+        except ImportError as e:
             raise ConfigError(
                 "starlette_response needs Starlette: pip install 'groqstream[ui]'"
             ) from e
