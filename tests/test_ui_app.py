@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -163,3 +165,10 @@ async def test_aiohttp_example(server: SimulatedServer, http: aiohttp.ClientSess
             key = (await r.json())["key"]
         async with http.get(f"{u}/streams/{key}") as r:
             assert (await read_sse(r)).events[-1].event == "done"
+
+
+def test_groqstream_ui_imports_no_starlette() -> None:
+    """Starlette is the optional extra: importing groqstream.ui must not need it."""
+    code = "import sys, groqstream.ui; assert 'starlette' not in sys.modules, 'starlette imported'"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr

@@ -235,3 +235,11 @@ async def test_fanout_view_runs_n_prompts_at_concurrency_c(
     assert "12/12 done" in await call(text_of, browser, "fanout-summary")
     assert sim.stats.streams_peak <= 3
     assert [r.outcome for r in sim.requests] == ["completed"] * 12
+
+
+async def test_a_refused_request_shows_the_error(browser: WebDriver, page: str) -> None:
+    await open_page(browser, page)
+    await type_into(browser, "prompt", " ")
+    await call((await call(by_testid, browser, "send")).click)
+    assert await wait_for(browser, "status", {"done", "error"}) == "error"
+    assert "BadRequest" in await call(text_of, browser, "error")

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from .relay import relay
+from .relay import Reader, relay
 
 if TYPE_CHECKING:
     from ..stream import ChatStream
@@ -26,17 +26,6 @@ DISCONNECT_POLL = 0.1
 """Seconds between two looks at whether the client's connection is still open."""
 
 _GONE = (ConnectionError, OSError)
-
-
-class _Source(Protocol):
-    """What `write_relay` streams: a `Relay` or a `RelayHub` subscription."""
-
-    headers: dict[str, str]
-
-    def __aiter__(self) -> _Source: ...
-    async def __anext__(self) -> bytes: ...
-    def abort(self) -> None: ...
-    async def aclose(self) -> None: ...
 
 
 class DisconnectWatch:
@@ -73,7 +62,7 @@ class DisconnectWatch:
 
 async def write_relay(
     request: web.BaseRequest,
-    source: _Source,
+    source: Reader,
     *,
     headers: Mapping[str, str] | None = None,
 ) -> web.StreamResponse:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, GroqStreamError
 from .encoders import Encoder, make_encoder
-from .relay import Pump, Subscriber, stream_pump
+from .relay import Pump, Reader, Subscriber, stream_pump
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -50,40 +50,9 @@ class _Entry:
     expiry: asyncio.TimerHandle | None = None
 
 
-class Subscription:
-    """One client's view of a hub stream: the bytes after its last event id, then live ones.
-
-    An async iterator of bytes with the `headers`, `abort` and `aclose` that
-    `aiohttp_adapter.write_relay` expects. Closing it detaches the client; it does not stop
-    the stream (the TTL does).
-    """
-
-    def __init__(self, entry: _Entry, sub: Subscriber) -> None:
-        self.key = entry.key
-        self.headers = dict(entry.encoder.headers)
-        self._sub = sub
-
-    def __aiter__(self) -> Subscription:
-        return self
-
-    async def __anext__(self) -> bytes:
-        data = await self._sub.next_chunk()
-        if data is None:
-            raise StopAsyncIteration
-        return data
-
-    @property
-    def last_event_id(self) -> int:
-        """The id of the last event handed out so far."""
-        return self._sub.last_event_id
-
-    def abort(self) -> None:
-        """The client is gone: detach (the stream goes on for a reconnect)."""
-        self._sub.close()
-
-    async def aclose(self) -> None:
-        """Detach (idempotent)."""
-        self._sub.close()
+Subscription = Reader
+"""One client's view of a hub stream: the bytes after its last event id, then live ones.
+Closing or aborting it detaches the client; it does not stop the stream (the TTL does)."""
 
 
 class RelayHub:
@@ -226,7 +195,7 @@ class RelayHub:
         sub = Subscriber(
             entry.pump, keepalive=self.keepalive, cursor=cursor, prelude=prelude, on_close=detach
         )
-        return Subscription(entry, sub)
+        return Reader(sub, entry.encoder.headers)
 
     def finished_for(self, key: str, last_event_id: str | None) -> bool:
         """True if the stream ended and a client at `last_event_id` has seen every event."""

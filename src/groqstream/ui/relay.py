@@ -22,7 +22,16 @@ from .encoders import KEEPALIVE, Encoder, StreamEnd, make_encoder
 if TYPE_CHECKING:
     from ..stream import ChatStream
 
-__all__ = ["METRICS_INTERVAL", "Pump", "Relay", "Subscriber", "pump_stream", "relay", "stream_pump"]
+__all__ = [
+    "METRICS_INTERVAL",
+    "Pump",
+    "Reader",
+    "Relay",
+    "Subscriber",
+    "pump_stream",
+    "relay",
+    "stream_pump",
+]
 
 METRICS_INTERVAL = 0.25
 """Seconds between two `metrics` events, at most (plus one when the stream ends)."""
@@ -235,22 +244,18 @@ class Subscriber:
             self._on_close()
 
 
-class Relay:
-    """An async iterator of the bytes of one relayed stream (what `relay()` returns).
+class Reader:
+    """An async iterator of the bytes one `Subscriber` hands out, with the response `headers`.
 
-    Iterate it and write each chunk to the response; `abort()` when the client went away
-    (the upstream stream is closed at once); always `await aclose()` at the end (also an
-    async context manager). `headers` are the response headers for the protocol.
+    `abort()` says the client is gone, `aclose()` ends the reading; both are idempotent. This
+    is the shape the HTTP adapters write (`aiohttp_adapter.write_relay`, `RelayResponse`).
     """
 
-    def __init__(
-        self, pump: Pump, headers: Mapping[str, str], *, keepalive: float | None = 15.0
-    ) -> None:
+    def __init__(self, sub: Subscriber, headers: Mapping[str, str]) -> None:
         self.headers = dict(headers)
-        self._pump = pump
-        self._sub = Subscriber(pump, keepalive=keepalive, trim=True)
+        self._sub = sub
 
-    def __aiter__(self) -> Relay:
+    def __aiter__(self) -> Reader:
         return self
 
     async def __anext__(self) -> bytes:
@@ -258,6 +263,40 @@ class Relay:
         if data is None:
             raise StopAsyncIteration
         return data
+
+    @property
+    def last_event_id(self) -> int:
+        """The id of the last event handed out so far."""
+        return self._sub.last_event_id
+
+    def abort(self) -> None:
+        """The client is gone: stop reading."""
+        self._sub.close()
+
+    async def aclose(self) -> None:
+        """Stop reading."""
+        self._sub.close()
+
+    async def __aenter__(self) -> Reader:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class Relay(Reader):
+    """What `relay()` returns: the only reader of its pump, so leaving stops the stream.
+
+    Iterate it and write each chunk to the response; `abort()` when the client went away
+    (the upstream stream is closed at once); always `await aclose()` at the end (also an
+    async context manager).
+    """
+
+    def __init__(
+        self, pump: Pump, headers: Mapping[str, str], *, keepalive: float | None = 15.0
+    ) -> None:
+        super().__init__(Subscriber(pump, keepalive=keepalive, trim=True), headers)
+        self._pump = pump
 
     def abort(self) -> None:
         """The client is gone: close the upstream stream now and end the iteration."""
@@ -268,12 +307,6 @@ class Relay:
         """Abort if still running, and wait for the background task to end."""
         self._sub.close()
         await self._pump.aclose()
-
-    async def __aenter__(self) -> Relay:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
 
 async def pump_stream(

@@ -16,11 +16,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from ..errors import GroqStreamError
-from .relay import relay
+from .relay import Reader, relay
 
 if TYPE_CHECKING:
     from ..stream import ChatStream
-    from .aiohttp_adapter import _Source
     from .hub import RelayHub
 
 __all__ = ["RelayResponse", "hub_response", "starlette_response"]
@@ -29,7 +28,7 @@ __all__ = ["RelayResponse", "hub_response", "starlette_response"]
 class RelayResponse(StreamingResponse):
     """A `StreamingResponse` over a relay that cancels upstream when the client leaves."""
 
-    def __init__(self, source: _Source, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(self, source: Reader, headers: Mapping[str, str] | None = None) -> None:
         merged = {**source.headers, **(headers or {})}
         media_type = merged.pop("Content-Type", "text/event-stream")
         super().__init__(source, headers=merged, media_type=media_type)

@@ -1,7 +1,7 @@
 // The chat page: POST /api/chat, read the SSE relay, render tokens, reasoning, tool calls and
 // live figures. Stop aborts the fetch, which closes the connection: the server then closes
 // the upstream stream, so the model stops generating.
-import { readSSE, loadConfig, fillModels, ms } from './sse.js';
+import { postSSE, loadConfig, fillModels, ms } from './sse.js';
 
 const $ = id => document.getElementById(id);
 const byTest = id => document.querySelector(`[data-testid="${id}"]`);
@@ -107,19 +107,7 @@ async function send() {
     tools: $('tools').checked,
   };
   try {
-    const resp = await fetch('/api/chat', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: mine.signal,
-    });
-    if (!resp.ok) {
-      const j = await resp.json().catch(() => null);
-      showError(j?.error ? `${j.error.type}: ${j.error.message}` : `HTTP ${resp.status}`);
-      setStatus('error');
-      return;
-    }
-    for await (const ev of readSSE(resp.body)) handlers[ev.event]?.(ev.data);
+    for await (const ev of postSSE('/api/chat', body, mine.signal)) handlers[ev.event]?.(ev.data);
     if (byTest('status').dataset.state === 'streaming') {
       showError('the connection closed before the stream was done');
       setStatus('error');
@@ -128,7 +116,7 @@ async function send() {
     if (e.name === 'AbortError') {
       if (controller === mine) setStatus('stopped');
     } else {
-      showError(String(e));
+      showError(e.message || String(e));
       setStatus('error');
     }
   } finally {

@@ -1,7 +1,7 @@
 // The fan-out view: POST /api/fanout and watch N streams run at concurrency C: a live table of
 // the streams in flight and a TTFT histogram that fills in. Stop closes the connection, which
 // cancels every stream still running on the server.
-import { readSSE, loadConfig, fillModels, ms } from './sse.js';
+import { postSSE, loadConfig, fillModels, ms } from './sse.js';
 
 const $ = id => document.getElementById(id);
 const byTest = id => document.querySelector(`[data-testid="${id}"]`);
@@ -118,17 +118,7 @@ async function run() {
     max_tokens: maxTokens || undefined,
   };
   try {
-    const resp = await fetch('/api/fanout', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: mine.signal,
-    });
-    if (!resp.ok) {
-      const j = await resp.json().catch(() => null);
-      throw new Error(j?.error ? `${j.error.type}: ${j.error.message}` : `HTTP ${resp.status}`);
-    }
-    for await (const ev of readSSE(resp.body)) handlers[ev.event]?.(ev.data);
+    for await (const ev of postSSE('/api/fanout', body, mine.signal)) handlers[ev.event]?.(ev.data);
   } catch (e) {
     if (e.name === 'AbortError') {
       if (controller === mine) setStatus('stopped');

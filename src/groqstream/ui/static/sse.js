@@ -1,5 +1,20 @@
 // Server-sent events over fetch(): unlike EventSource, this can POST a JSON body and is
 // cancelled with an AbortController, which closes the connection (and so the upstream stream).
+// POST a JSON body and read the event stream of the answer; a non-2xx answer throws its error.
+export async function* postSSE(url, body, signal) {
+  const resp = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+    signal,
+  });
+  if (!resp.ok) {
+    const j = await resp.json().catch(() => null);
+    throw new Error(j?.error ? `${j.error.type}: ${j.error.message}` : `HTTP ${resp.status}`);
+  }
+  yield* readSSE(resp.body);
+}
+
 export async function* readSSE(body) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buf = '';
