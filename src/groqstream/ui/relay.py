@@ -151,15 +151,6 @@ class Subscriber:
         self._next_keepalive = _INF
         self._keepalive_due = False
 
-    def __aiter__(self) -> Subscriber:
-        return self
-
-    async def __anext__(self) -> bytes:
-        data = await self.next_chunk()
-        if data is None:
-            raise StopAsyncIteration
-        return data
-
     def _take(self) -> bytes | None:
         p = self._pump
         start = self._cursor - p.base

@@ -84,6 +84,12 @@ const handlers = {
     byTest('fanout-in-flight').textContent = d.in_flight;
     byTest('fanout-failed').textContent = d.failed;
     byTest('fanout-elapsed').textContent = d.elapsed_s.toFixed(1);
+    const sorted = [...ttfts].sort((a, b) => a - b);
+    const pct = p => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+    if (sorted.length) {
+      byTest('fanout-p50').textContent = ms(pct(50));
+      byTest('fanout-p99').textContent = ms(pct(99));
+    }
     drawHistogram();
   },
   summary(d) {
