@@ -23,12 +23,20 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--output-tokens", type=int, default=48)
     p.add_argument("--dialect", default="groq", help="groq, openai, vllm, llamacpp or ollama")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ui", action="store_true", help="serve the live page (groqstream.ui)")
+    p.add_argument("--base-url", help="with --ui: a real endpoint instead of the simulator")
+    p.add_argument("--model", help="with --ui: the page's default model")
     p.set_defaults(func=_serve)
 
 
 async def _serve(args: argparse.Namespace) -> int:
     from ..testing import serve
 
+    if args.ui:  # the live page (issue 12); the app itself lives in groqstream.ui
+        from ..ui.server import serve_ui_from_args
+
+        await serve_ui_from_args(args)
+        return 0
     await serve(
         host=args.host,
         port=args.port,

@@ -1,0 +1,90 @@
+"""Starlette / FastAPI adapter (the `ui` extra): a relay as a `StreamingResponse`.
+
+Imported only when used. The response listens for the client's `http.disconnect` for the
+whole stream, whatever ASGI spec version the server speaks (Starlette itself stops listening
+from spec 2.4 on and then notices a gone client only when a write fails), and aborts the
+relay the moment it arrives: the upstream stream is closed at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from ..errors import GroqStreamError
+from .relay import Reader, relay
+
+if TYPE_CHECKING:
+    from ..stream import ChatStream
+    from .hub import RelayHub
+
+__all__ = ["RelayResponse", "hub_response", "starlette_response"]
+
+
+class RelayResponse(StreamingResponse):
+    """A `StreamingResponse` over a relay that cancels upstream when the client leaves."""
+
+    def __init__(self, source: Reader, headers: Mapping[str, str] | None = None) -> None:
+        merged = {**source.headers, **(headers or {})}
+        media_type = merged.pop("Content-Type", "text/event-stream")
+        super().__init__(source, headers=merged, media_type=media_type)
+        self.source = source
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        source = self.source
+        try:
+            async with anyio.create_task_group() as tg:
+
+                async def stream_then_stop() -> None:
+                    try:
+                        await self.stream_response(send)
+                    except OSError:
+                        source.abort()  # the client is gone (ASGI 2.4 servers raise this)
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(stream_then_stop)
+                await self.listen_for_disconnect(receive)
+                source.abort()  # the client left: close the upstream stream now
+                tg.cancel_scope.cancel()
+        finally:
+            await source.aclose()
+        if self.background is not None:
+            await self.background()
+
+
+def starlette_response(
+    stream: ChatStream,
+    *,
+    protocol: str = "sse",
+    keepalive: float | None = 15.0,
+    include_metrics: bool = True,
+    headers: Mapping[str, str] | None = None,
+) -> RelayResponse:
+    """Relay `stream` as a Starlette/FastAPI response (return it from the endpoint).
+
+    Same protocols, headers and cancel-on-disconnect as `aiohttp_response`.
+    """
+    source = relay(stream, protocol=protocol, keepalive=keepalive, include_metrics=include_metrics)
+    return RelayResponse(source, headers)
+
+
+def hub_response(
+    hub: RelayHub, request: Any, key: str, *, headers: Mapping[str, str] | None = None
+) -> Response:
+    """`RelayHub.starlette_response`: resume stream `key` after the request's Last-Event-ID."""
+    from .hub import error_body
+
+    last = request.headers.get("last-event-id")
+    if hub.finished_for(key, last):
+        return Response(status_code=204)
+    try:
+        sub = hub.subscribe(key, last)
+    except GroqStreamError as e:
+        from .hub import RelayNotFound
+
+        return JSONResponse(error_body(e), status_code=404 if isinstance(e, RelayNotFound) else 400)
+    return RelayResponse(sub, headers)
