@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from _ui_helpers import aiohttp_site, poll, read_sse
-from groqstream import ChatStream, Client
+from groqstream import ChatStream, Client, StreamState
 from groqstream.errors import ConfigError
 from groqstream.sse import SSEDecoder
 from groqstream.testing import Fault, SimulatedServer
@@ -182,5 +182,5 @@ async def test_browser_disconnect_cancels_upstream_within_1s(
                 lambda: server.requests[0].outcome == "client_disconnected", 1.0, "upstream cancel"
             )
             assert took < 1.0
-            await poll(lambda: streams[0]._closed, 1.0, "stream closed")
+            await poll(lambda: streams[0].state is StreamState.CLOSED, 1.0, "stream closed")
             assert server.requests[0].content_chunks_sent < 2000

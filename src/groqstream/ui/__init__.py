@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 from .aiohttp_adapter import aiohttp_response
 from .encoders import Encoder, SSEEncoder, StreamEnd, VercelEncoder, make_encoder
-from .hub import BadLastEventId, RelayHub, RelayHubFull, RelayNotFound
+from .errors import BadLastEventId, RelayHubFull, RelayNotFound
+from .hub import RelayHub
 from .messages import ui_messages_to_chat
 from .relay import Relay, relay
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, GroqStreamError
 from .encoders import Encoder, make_encoder
+from .errors import BadLastEventId, RelayHubFull, RelayNotFound, error_body, status_for
 from .relay import Pump, Reader, Subscriber, stream_pump
 
 if TYPE_CHECKING:
@@ -27,18 +28,6 @@ if TYPE_CHECKING:
     from ..stream import ChatStream
 
 __all__ = ["BadLastEventId", "RelayHub", "RelayHubFull", "RelayNotFound", "Subscription"]
-
-
-class RelayHubFull(GroqStreamError):
-    """`RelayHub.start` found `max_streams` streams that are all still wanted."""
-
-
-class RelayNotFound(GroqStreamError):
-    """No stream under this key: never started, or forgotten after its TTL."""
-
-
-class BadLastEventId(GroqStreamError):
-    """A `Last-Event-ID` that is not an event id of this stream."""
 
 
 @dataclass(eq=False)
@@ -244,19 +233,10 @@ class RelayHub:
         return hub_response(self, request, key, headers=headers)
 
 
-def _status_for(e: GroqStreamError) -> int:
-    return 404 if isinstance(e, RelayNotFound) else 400
-
-
-def error_body(e: GroqStreamError) -> dict[str, Any]:
-    """The JSON body of a hub error response."""
-    return {"error": {"type": e.kind, "message": e.message}}
-
-
 def _aiohttp_error(e: GroqStreamError) -> web.Response:
     from aiohttp import web
 
-    return web.json_response(error_body(e), status=_status_for(e))
+    return web.json_response(error_body(e), status=status_for(e))
 
 
 def _parse_last_event_id(value: str | None, end: int) -> int:

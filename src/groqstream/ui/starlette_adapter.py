@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from ..errors import GroqStreamError
+from .errors import error_body, status_for
 from .relay import Reader, relay
 
 if TYPE_CHECKING:
@@ -76,15 +77,11 @@ def hub_response(
     hub: RelayHub, request: Any, key: str, *, headers: Mapping[str, str] | None = None
 ) -> Response:
     """`RelayHub.starlette_response`: resume stream `key` after the request's Last-Event-ID."""
-    from .hub import error_body
-
     last = request.headers.get("last-event-id")
     if hub.finished_for(key, last):
         return Response(status_code=204)
     try:
         sub = hub.subscribe(key, last)
     except GroqStreamError as e:
-        from .hub import RelayNotFound
-
-        return JSONResponse(error_body(e), status_code=404 if isinstance(e, RelayNotFound) else 400)
+        return JSONResponse(error_body(e), status_code=status_for(e))
     return RelayResponse(sub, headers)
