@@ -10,7 +10,7 @@ CHUNKS = args().chunks
 
 
 async def opener(url: str, concurrency: int) -> Client:
-    return Client(base_url=url, timeout=Timeouts(total=None), max_retries=0)
+    return await Client(base_url=url, timeout=Timeouts(total=None), max_retries=0).__aenter__()
 
 
 async def one(client: Client, n: int, record: bool) -> tuple[str, int, list[tuple[int, int]], int]:

@@ -39,27 +39,63 @@ _NUMBER_RE = re.compile(_NUMBER)
 class Template:
     """The bytes around the text of a plain one-choice chunk.
 
-    `prefix`/`suffix` are the fixed bytes before and after the text's JSON string; `pattern`,
-    when the server varies ignored fields too, matches the whole chunk with those values as
-    holes and the text's string as group 1. `content` says whether the text is content (True)
-    or reasoning (False); `index` is the choice.
+    `prefix`/`suffix` are the fixed bytes before and after the text's JSON string. When the
+    server also varies fields the assembler ignores, `holes` locate their values in the
+    learned chunk; the first chunk that does not fit `prefix`/`suffix` compiles `pattern`,
+    which matches a whole chunk with those values as tokens and the text's string as group
+    1 (a pattern whose fixed bytes are the same for every request of a server, so `re`'s
+    cache makes that a one-off). `content` says whether the text is content (True) or
+    reasoning (False); `index` is the choice.
     """
 
-    __slots__ = ("content", "index", "pattern", "prefix", "suffix")
+    __slots__ = (
+        "_raw",
+        "_text",
+        "content",
+        "holes",
+        "index",
+        "pattern",
+        "prefix",
+        "suffix",
+        "tail",
+    )
 
     def __init__(
         self,
-        prefix: bytes,
-        suffix: bytes,
+        raw: bytes,
+        text: tuple[int, int],
+        holes: list[tuple[int, int]],
         content: bool,
         index: int,
-        pattern: Callable[[bytes], re.Match[bytes] | None] | None,
     ) -> None:
-        self.prefix = prefix
-        self.suffix = suffix
+        self._raw = raw
+        self._text = text
+        self.holes = holes
+        self.prefix = raw[: text[0] + 1]
+        self.suffix = raw[text[1] - 1 :]
+        # the fixed bytes after the last hole: a chunk without them cannot match the pattern
+        self.tail = raw[max(end for _, end in [text, *holes]) :]
         self.content = content
         self.index = index
-        self.pattern = pattern
+        self.pattern: Callable[[bytes], re.Match[bytes] | None] | None = None
+
+    def compile(self) -> Callable[[bytes], re.Match[bytes] | None] | None:
+        """The whole-chunk pattern (None when the spans overlap: no pattern then)."""
+        raw = self._raw
+        spans = sorted([(*self._text, True), *((a, b, False) for a, b in self.holes)])
+        parts: list[bytes] = []
+        pos = 0
+        for start, end, is_text in spans:
+            if start < pos:
+                self.holes = []
+                return None
+            parts.append(re.escape(raw[pos:start]))
+            token = _STRING if raw[start : start + 1] == b'"' else _NUMBER
+            parts.append(b"(" + token + b")" if is_text else token)
+            pos = end
+        parts.append(re.escape(raw[pos:]))
+        self.pattern = re.compile(b"".join(parts), re.DOTALL).fullmatch
+        return self.pattern
 
 
 def _string_end(raw: bytes, start: int) -> int:
@@ -77,12 +113,25 @@ def _string_end(raw: bytes, start: int) -> int:
             return end
 
 
-def _value_span(raw: bytes, key: bytes, value: Any) -> tuple[int, int] | None:
-    """Where the value of `key` (occurring once, written compactly) sits in `raw`."""
-    name = b'"' + key + b'":'
+def _locate(raw: bytes, key: str) -> int:
+    """Where the value of `key` starts in `raw` (-1 if that cannot be told for sure): a key
+    written once (compactly), the object's first key, or `x_groq.id` as Groq writes it."""
+    if key == "x_groq.id":
+        name = b'"x_groq":{"id":'
+    else:
+        name = b'"' + key.encode() + b'":'
+        if raw.startswith(b"{" + name):
+            return 1 + len(name)
     if raw.count(name) != 1:
+        return -1
+    return raw.find(name) + len(name)
+
+
+def _value_span(raw: bytes, key: str, value: Any) -> tuple[int, int] | None:
+    """Where the value of `key` sits in `raw`, checked against its type."""
+    start = _locate(raw, key)
+    if start < 0:
         return None
-    start = raw.find(name) + len(name)
     if isinstance(value, str):
         if raw[start : start + 1] != b'"':
             return None
@@ -92,45 +141,27 @@ def _value_span(raw: bytes, key: bytes, value: Any) -> tuple[int, int] | None:
     return (start, m.end()) if m else None
 
 
-def _pattern(raw: bytes, text: tuple[int, int], holes: list[tuple[int, int]]) -> Any:
-    """A compiled full-match pattern: `raw` with the text (group 1) and `holes` as tokens."""
-    spans = sorted([(text[0], text[1], True), *((a, b, False) for a, b in holes)])
-    parts: list[bytes] = []
-    pos = 0
-    for start, end, is_text in spans:
-        if start < pos:
-            return None  # overlapping spans: not a layout we understand
-        parts.append(re.escape(raw[pos:start]))
-        is_string = raw[start : start + 1] == b'"'
-        token = _STRING if is_string else _NUMBER
-        parts.append(b"(" + token + b")" if is_text else token)
-        pos = end
-    parts.append(re.escape(raw[pos:]))
-    return re.compile(b"".join(parts), re.DOTALL).fullmatch
-
-
 def learn(
     raw: bytes, key: str, value: str, index: int, ignorable: dict[str, Any]
 ) -> Template | None:
     """A template from a chunk whose only effect was `value` under delta `key`, if one is safe.
 
-    The key must occur once in the raw bytes, written compactly (`"key":"`), and the JSON
-    string after it must decode to `value`. `ignorable` holds the chunk's top-level scalar
-    fields that the assembler does not read after the first chunk: they become holes of the
-    pattern wherever they, too, can be located exactly.
+    The key's JSON string must decode to `value`; then everything else in the chunk is fixed
+    bytes. `ignorable` holds the chunk's scalar fields that the assembler does not read after
+    this chunk: they become holes wherever they can be located exactly.
     """
-    span = _value_span(raw, key.encode(), value)
+    if raw.count(b'"' + key.encode() + b'":') != 1:
+        return None
+    span = _value_span(raw, key, value)
     if span is None:
         return None
-    start, end = span
     try:
-        if _loads(raw[start:end]) != value:
+        if _loads(raw[span[0] : span[1]]) != value:
             return None
     except _JSONDecodeError:
         return None
-    holes = [s for k, v in ignorable.items() if (s := _value_span(raw, k.encode(), v)) is not None]
-    pattern = _pattern(raw, span, holes) if holes else None
-    return Template(raw[: start + 1], raw[end - 1 :], key == "content", index, pattern)
+    holes = [s for k, v in ignorable.items() if (s := _value_span(raw, k, v)) is not None]
+    return Template(raw, span, holes, key == "content", index)
 
 
 def run(
@@ -155,10 +186,15 @@ def run(
         for p in events:
             if p.startswith(prefix) and p.endswith(suffix):
                 text = _loads(p[lo : len(p) - cut])
-            elif pattern is not None and (m := pattern(p)) is not None:
-                text = _loads(m[1])
             else:
-                break
+                if not p.endswith(tpl.tail):
+                    break
+                if pattern is None and (not tpl.holes or (pattern := tpl.compile()) is None):
+                    break
+                m = pattern(p)
+                if m is None:
+                    break
+                text = _loads(m[1])
             n += 1
             if text:
                 parts.append(text)

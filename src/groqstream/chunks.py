@@ -334,9 +334,11 @@ class ChunkAssembler:
             self.done = self.done or payloads is not events
         else:
             objs, raws, error = self._parse_each(events)
+        may_learn = True  # once per read: the rest of a read is parsed already
         for obj, raw in zip(objs, raws, strict=True):
             self.chunks += 1
-            self._take(obj, raw, arrived_ns, out)
+            if self._take(obj, raw, arrived_ns, out, may_learn):
+                may_learn = False
         if error is not None:
             if error.request_id is None:
                 error.request_id = self.request_id  # known only once the chunks are applied
@@ -371,14 +373,17 @@ class ChunkAssembler:
             raws.append(data)
         return objs, raws, None
 
-    def _take(self, obj: Any, raw: Any, arrived_ns: int, out: list[Delta]) -> None:
-        """Apply one parsed chunk; learn a template from it when it is plain."""
+    def _take(self, obj: Any, raw: Any, arrived_ns: int, out: list[Delta], learn: bool) -> bool:
+        """Apply one parsed chunk; when it is plain and `learn`, learn a template from it
+        (True if it tried)."""
         try:
             plain = self.apply(obj, arrived_ns, out)
         except _BadShape as e:
             raise _malformed(str(e), raw) from None
-        if plain is not None and self._learn_budget and type(raw) is bytes:
-            self._learn(raw, obj, plain)
+        if plain is None or not learn or not self._learn_budget or type(raw) is not bytes:
+            return False
+        self._learn(raw, obj, plain)
+        return True
 
     # --- what a chunk means --------------------------------------------------------------
 
@@ -490,6 +495,9 @@ class ChunkAssembler:
         ignorable = {
             k: v for k, v in obj.items() if k not in READ_KEYS and type(v) in (str, int, float)
         }
+        xg = obj.get("x_groq")
+        if type(xg) is dict and type(xg.get("id")) is str and self.request_id is not None:
+            ignorable["x_groq.id"] = xg["id"]  # read only while no request id is known
         tpl = _fastpath.learn(raw, key, value, d.index, ignorable)
         if tpl is not None:
             self._template = tpl

@@ -73,11 +73,13 @@ _MOVES: dict[StreamState, frozenset[StreamState]] = {
 class _Watchdog:
     """One timer per attempt enforcing its deadlines while the stream waits on the network.
 
-    `phase` is the first-token deadline, then the moving idle one, with `phase_kind` the
-    error it raises; `total` raises `TotalTimeout`. Deadlines move by plain stores on the hot
-    path; the single `call_at` handle re-arms itself lazily. When one passes while the stream
-    waits on the network, its error is raised into the pending read; when the consumer is
-    busy with earlier bytes, it is judged when the stream waits again.
+    Until the first token the deadline is `first_byte` (`FirstByteTimeout`); from then on it
+    is `idle` seconds after `alive_ns`, the stamp of the last read that showed the server
+    alive (`IdleTimeout`); `total` (`TotalTimeout`) bounds both. The stream only stores
+    `alive_ns` per read; the single `call_at` handle looks at the deadlines when it fires and
+    re-arms itself if they moved. When one has passed while the stream waits on the network,
+    its error is raised into the pending read; when the consumer is busy with earlier bytes,
+    it is judged when the stream waits again (`late`).
     """
 
     __slots__ = (
@@ -85,11 +87,11 @@ class _Watchdog:
         "_loop",
         "_reader",
         "_timeouts",
+        "alive_ns",
+        "first_byte",
+        "idle",
         "late",
-        "phase",
-        "phase_kind",
         "reading",
-        "scheduled",
         "total",
     )
 
@@ -99,48 +101,59 @@ class _Watchdog:
         self._loop = loop
         self._timeouts = timeouts
         self._reader: aiohttp.StreamReader | None = None
-        self.phase = deadlines.first_byte
-        self.phase_kind: type[APITimeoutError] = FirstByteTimeout
+        self.first_byte = deadlines.first_byte
         self.total = deadlines.total
+        self.idle = deadlines.idle if deadlines.idle is not None else _INF
+        self.alive_ns = 0  # 0 until the first token
         self.reading = False
         self.late = False
-        self.scheduled = _INF  # when the timer will next look
         self._handle: asyncio.TimerHandle | None = None
 
     def watch(self, reader: aiohttp.StreamReader) -> None:
         self._reader = reader
-        self._arm()
+        self._arm(min(self.first_byte, self.total))
 
-    def _arm(self) -> None:
-        due = min(self.phase, self.total)
-        self.scheduled = due
+    def _arm(self, due: float) -> None:
         if due != _INF:
             self._handle = self._loop.call_at(due, self._check)
 
+    def _due(self) -> tuple[float, type[APITimeoutError]]:
+        """The deadline in force now and the error it raises."""
+        kind: type[APITimeoutError]
+        if self.alive_ns:
+            elapsed = (_perf_ns() - self.alive_ns) / 1e9
+            due, kind = self._loop.time() + self.idle - elapsed, IdleTimeout
+        else:
+            due, kind = self.first_byte, FirstByteTimeout
+        if self.total <= due:
+            return self.total, TotalTimeout
+        return due, kind
+
+    def tokens_started(self) -> None:
+        """The first token arrived: the idle deadline replaces the first-token one."""
+        self.cancel()
+        self._arm(self._due()[0])
+
     def rearm(self) -> None:
-        """Look again at the deadlines: after the timer found the consumer busy, or when a
-        deadline moved earlier than the timer's next look."""
+        """Look again, after the timer found the consumer busy."""
         self.late = False
         self.cancel()
-        self._arm()
+        self._arm(self._due()[0])
 
     def _check(self) -> None:
         self._handle = None
-        due = min(self.phase, self.total)
+        due, kind = self._due()
         if self._loop.time() < due:
-            self.scheduled = due
-            self._handle = self._loop.call_at(due, self._check)
+            self._arm(due)
             return
         reader = self._reader
         if not self.reading or reader is None or has_buffered(reader):
             self.late = True
             return
-        kind = TotalTimeout if self.total <= self.phase else self.phase_kind
         reader.set_exception(timeout_error(kind, self._timeouts))
 
     def cancel(self) -> None:
         """Stop the timer."""
-        self.scheduled = _INF
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
@@ -325,89 +338,80 @@ class ChatStream:
 
     async def _next_deltas(self) -> bool:
         """Read until deltas are ready (True) or the stream ended (False); on failure the
-        connection is dropped and the error carries the text that had arrived."""
+        connection is dropped and the error carries the text that had arrived.
+
+        This loop is the stream's only IO: it waits for bytes and stamps their arrival;
+        `_handle` decides what they mean."""
         try:
-            return await self._fill()
+            if self._deferred is not None:
+                err, self._deferred = self._deferred, None
+                raise err
+            while (reader := self._reader) is not None:
+                wd = self._watchdog
+                assert wd is not None
+                wd.reading = True
+                if wd.late:
+                    wd.rearm()
+                try:
+                    data = await read_available(reader)
+                except _READ_ERRORS as e:
+                    why = f"connection lost mid-stream ({type(e).__name__})"
+                    raise self._interrupted(why) from e
+                finally:
+                    wd.reading = False
+                deltas = self._handle(data, _perf_ns(), wd)
+                if self._asm.done and self._reader is not None:
+                    await self._drain()
+                if deltas:
+                    self._pending = deltas
+                    self._pos = 0
+                    return True
+            return False
         except GroqStreamError as e:
-            self._drop_response()
-            if self._state is StreamState.STREAMING:
-                self._state = StreamState.FAILED
-            e.partial_text = self._asm.text()
-            e.partial_reasoning = self._asm.reasoning() or ""
-            if e.request_id is None:
-                e.request_id = self.request_id
+            self._failed(e)
             raise
         except BaseException:
             self.close()  # cancelled or broken: drop the connection so generation stops
             raise
 
-    async def _fill(self) -> bool:
-        if self._deferred is not None:
-            err, self._deferred = self._deferred, None
-            raise err
-        while self._reader is not None:
-            deltas = self._handle(await self._read())
-            if self._asm.done and self._reader is not None:
-                await self._drain()
-            if deltas:
-                self._pending = deltas
-                self._pos = 0
-                return True
-        return False
+    def _failed(self, e: GroqStreamError) -> None:
+        self._drop_response()
+        if self._state is StreamState.STREAMING:
+            self._state = StreamState.FAILED
+        e.partial_text = self._asm.text()
+        e.partial_reasoning = self._asm.reasoning() or ""
+        if e.request_id is None:
+            e.request_id = self.request_id
 
-    async def _read(self) -> bytes:
-        """Wait for the next bytes of the body (b"" at its end); stamp their arrival."""
-        wd = self._watchdog
-        assert wd is not None
-        assert self._reader is not None
-        wd.reading = True
-        if wd.late:
-            wd.rearm()
-        try:
-            data = await read_available(self._reader)
-        except _READ_ERRORS as e:
-            raise self._interrupted(f"connection lost mid-stream ({type(e).__name__})") from e
-        finally:
-            wd.reading = False
-        self._last_read_ns = _perf_ns()
-        return data
-
-    def _handle(self, data: bytes) -> list[Delta]:
-        """What one read means: its deltas (none for keep-alives or a partial event)."""
+    def _handle(self, data: bytes, now: int, wd: _Watchdog) -> list[Delta]:
+        """What one read, stamped `now`, means: its deltas (none for keep-alives or a
+        partial event)."""
+        self._last_read_ns = now
         asm = self._asm
         if not data:
             if not asm.complete:
                 raise self._interrupted("the server closed the stream before it was complete")
-            self._end_ns = self._last_read_ns
+            self._end_ns = now
             self._finish()
             return []
         events = self._decoder.feed_payloads(data)
         if not events:
-            if asm.output_ns and self._decoder.pending_bytes:
-                self._alive()  # an event still arriving: the server is not idle
+            if wd.alive_ns and self._decoder.pending_bytes:
+                wd.alive_ns = now  # an event still arriving: the server is not idle
             return []
-        deltas = asm.feed(events, self._last_read_ns)
+        deltas = asm.feed(events, now)
         if asm.output_ns:
-            self._alive()
+            if not wd.alive_ns:
+                wd.alive_ns = now
+                wd.tokens_started()
+            wd.alive_ns = now
         if asm.error is not None:
             if not deltas:
                 raise asm.error
             self._deferred = asm.error
         if asm.done:
-            self._end_ns = self._last_read_ns
+            self._end_ns = now
         return deltas
-
-    def _alive(self) -> None:
-        """Tokens flow: the idle deadline applies from now."""
-        idle = self._transport.timeouts.idle
-        if idle is None:
-            return
-        wd = self._watchdog
-        assert wd is not None
-        wd.phase = deadline = asyncio.get_running_loop().time() + idle
-        wd.phase_kind = IdleTimeout
-        if deadline < wd.scheduled:
-            wd.rearm()
 
     async def _drain(self) -> None:
         """After `[DONE]`, read the body to its end so the connection returns to the pool."""
