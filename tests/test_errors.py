@@ -31,13 +31,14 @@ from groqstream import (
     TotalTimeout,
     UnprocessableEntityError,
 )
+from groqstream.models import KIMI_K2_INSTRUCT as KIMI
 from groqstream.testing import Fault, SimulatedServer
 
 SECRET = "gsk_live_SUPERSECRET_0123456789"
 
 
 async def drain(client: Client, **kw: object) -> str:
-    async with client.stream(model="m", prompt="hello", **kw) as s:  # type: ignore[arg-type]
+    async with client.stream(model=KIMI, prompt="hello", **kw) as s:  # type: ignore[arg-type]
         async for _ in s:
             pass
     return s.text
@@ -90,7 +91,7 @@ async def test_malformed_json_in_a_chunk(client: Client, server: SimulatedServer
     server.faults.append(Fault.malformed_json(after_chunks=3))
     got = []
     with pytest.raises(MalformedChunkError) as info:
-        async with client.stream(model="m", prompt="hello") as s:
+        async with client.stream(model=KIMI, prompt="hello") as s:
             async for d in s:
                 got.append(d.content)
     assert '"content":"oops' in info.value.line
@@ -122,7 +123,7 @@ async def test_connection_cut_mid_stream_keeps_partial_text(
     server.faults.append(Fault.cut(after_chunks=5))
     got = []
     with pytest.raises(StreamInterrupted) as info:
-        async with client.stream(model="m", prompt="hello") as s:
+        async with client.stream(model=KIMI, prompt="hello") as s:
             async for d in s:
                 got.append(d.content)
     assert len(got) == 5
@@ -194,7 +195,7 @@ async def test_retry_on_429_then_success(server: SimulatedServer) -> None:
     server.faults.append(Fault.status(429, retry_after=0.3))
     async with Client(base_url=server.base_url) as client:
         start = time.monotonic()
-        async with client.stream(model="m", prompt="retry me") as s:
+        async with client.stream(model=KIMI, prompt="retry me") as s:
             await s.until_done()
         elapsed = time.monotonic() - start
     assert s.attempts == 2 and s.finished and s.text
@@ -215,7 +216,7 @@ async def test_in_stream_rate_limit_before_first_delta_is_retried(server: Simula
         Fault.stream_error(after_chunks=0, error_type="tokens", code="rate_limit_exceeded")
     )
     async with Client(base_url=server.base_url) as client:
-        async with client.stream(model="m", prompt="hi") as s:
+        async with client.stream(model=KIMI, prompt="hi") as s:
             await s.until_done()
     assert s.attempts == 2 and s.finished
 

@@ -16,12 +16,14 @@ import pytest
 
 from groqstream.testing import Fault, SimulatedServer, groq_duration
 
+KIMI = "moonshotai/kimi-k2-instruct"  # a real Groq model without reasoning output
+
 
 async def raw_stream(
     session: aiohttp.ClientSession, url: str, **body: Any
 ) -> tuple[aiohttp.ClientResponse, list[tuple[int, Any]]]:
     """POST a streaming request; return the response and (arrival ns, parsed data) pairs."""
-    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True, **body}
+    body = {"model": KIMI, "messages": [{"role": "user", "content": "hi"}], "stream": True, **body}
     events: list[tuple[int, Any]] = []
     buf = b""
     async with session.post(url + "/chat/completions", json=body) as resp:
@@ -188,7 +190,7 @@ async def test_non_streaming_reply_shape() -> None:
 async def test_api_key_and_bad_requests() -> None:
     async with SimulatedServer(api_key="k") as srv, aiohttp.ClientSession() as s:
         url = srv.base_url + "/chat/completions"
-        body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+        body = {"model": KIMI, "messages": [{"role": "user", "content": "x"}]}
         async with s.post(url, json=body) as r:
             assert r.status == 401
             assert (await r.json())["error"]["code"] == "invalid_api_key"
@@ -212,7 +214,7 @@ async def test_connections_counted_at_the_socket() -> None:
 async def test_throttle_and_rate_limit_headers() -> None:
     async with SimulatedServer(rate_limit_requests=2) as srv, aiohttp.ClientSession() as s:
         url = srv.base_url + "/chat/completions"
-        body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 1}
+        body = {"model": KIMI, "messages": [{"role": "user", "content": "x"}], "max_tokens": 1}
         statuses = []
         for _ in range(3):
             async with s.post(url, json=body) as r:
@@ -233,7 +235,7 @@ async def test_throttle_and_rate_limit_headers() -> None:
 async def test_sim_fault_in_body_applies_to_that_request_only() -> None:
     async with SimulatedServer(ttft=0, tokens_per_second=0) as srv, aiohttp.ClientSession() as s:
         url = srv.base_url + "/chat/completions"
-        body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+        body = {"model": KIMI, "messages": [{"role": "user", "content": "x"}]}
         async with s.post(url, json={**body, "sim_fault": {"kind": "status", "status": 503}}) as r:
             assert r.status == 503
         async with s.post(url, json=body) as r:

@@ -8,6 +8,7 @@ import statistics
 import pytest
 
 from groqstream import Client, Delta, Timeouts
+from groqstream.models import KIMI_K2_INSTRUCT as KIMI
 from groqstream.testing import SimulatedServer
 
 
@@ -138,10 +139,10 @@ async def test_complete_non_streaming(client: Client) -> None:
 async def test_ask_one_liner(server: SimulatedServer) -> None:
     import groqstream
 
-    text = await groqstream.ask("hello there", base_url=server.base_url, model="m")
+    text = await groqstream.ask("hello there", base_url=server.base_url, model=KIMI)
     async with (
         Client(base_url=server.base_url) as c,
-        c.stream(model="m", prompt="hello there") as s,
+        c.stream(model=KIMI, prompt="hello there") as s,
     ):
         await s.until_done()
     assert text == s.text
@@ -151,7 +152,7 @@ async def test_hundred_sequential_streams_use_one_connection(
     client: Client, server: SimulatedServer
 ) -> None:
     for i in range(100):
-        async with client.stream(model="m", prompt=f"q{i}", max_tokens=3) as s:
+        async with client.stream(model=KIMI, prompt=f"q{i}", max_tokens=3) as s:
             async for _ in s:
                 pass
         assert s.finished
@@ -164,7 +165,7 @@ async def test_breaking_out_early_still_returns_connection_when_finish_seen(
 ) -> None:
     """A consumer that stops at the finish delta leaves a reusable connection."""
     for i in range(5):
-        async with client.stream(model="m", prompt=f"x{i}", max_tokens=2) as s:
+        async with client.stream(model=KIMI, prompt=f"x{i}", max_tokens=2) as s:
             async for d in s:
                 if d.finish_reason:
                     break
@@ -179,7 +180,7 @@ async def test_concurrent_streams_share_the_pool() -> None:
     ):
 
         async def one(i: int) -> str:
-            async with client.stream(model="m", prompt=f"c{i}") as s:
+            async with client.stream(model=KIMI, prompt=f"c{i}") as s:
                 await s.until_done()
             return s.text
 
