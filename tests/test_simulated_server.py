@@ -17,6 +17,7 @@ import pytest
 from groqstream.testing import Fault, SimulatedServer, groq_duration
 
 KIMI = "moonshotai/kimi-k2-instruct"  # a real Groq model without reasoning output
+GPT_OSS_20B = "openai/gpt-oss-20b"  # a reasoning model: reasoning deltas come first
 
 
 async def raw_stream(
@@ -93,11 +94,78 @@ async def test_text_is_deterministic_per_prompt_and_seed() -> None:
         assert await text(a, "x") != await text(b, "x")
 
 
-async def test_max_tokens_caps_with_length() -> None:
+def field_tokens(events: list[tuple[int, Any]], key: str) -> int:
+    """How many tokens (one word each) the deltas' `key` field carried."""
+    text = ""
+    for _, obj in events:
+        if isinstance(obj, dict) and obj.get("choices"):
+            text += obj["choices"][0].get("delta", {}).get(key) or ""
+    return len(text.split())
+
+
+def finish_and_usage(events: list[tuple[int, Any]]) -> tuple[str, int]:
+    objs = [o for _, o in events if isinstance(o, dict)]
+    finish = next(
+        o["choices"][0]["finish_reason"]
+        for o in objs
+        if o["choices"] and o["choices"][0]["finish_reason"]
+    )
+    return finish, objs[-1]["usage"]["completion_tokens"]
+
+
+@pytest.mark.parametrize(
+    ("model", "caps", "tpc", "reasoning", "content", "finish"),
+    [
+        (KIMI, {"max_tokens": 5}, 1, 0, 5, "length"),
+        (GPT_OSS_20B, {"max_tokens": 256}, 1, 16, 240, "length"),
+        (GPT_OSS_20B, {"max_completion_tokens": 256}, 3, 16, 240, "length"),
+        (GPT_OSS_20B, {"max_completion_tokens": 10, "max_tokens": 500}, 1, 10, 0, "length"),
+        (GPT_OSS_20B, {"max_tokens": None}, 1, 16, 48, "stop"),
+        (KIMI, {}, 4, 0, 48, "stop"),
+    ],
+)
+async def test_reply_length_is_exactly_the_requested_cap(
+    model: str, caps: dict[str, Any], tpc: int, reasoning: int, content: int, finish: str
+) -> None:
+    """A benchmark asking for 256 output tokens gets 256 (reasoning counts); the cap is what
+    stops the reply, so it finishes with "length". Without a cap: output_tokens."""
+    async with (
+        SimulatedServer(ttft=0, tokens_per_second=0, tokens_per_chunk=tpc) as srv,
+        aiohttp.ClientSession() as s,
+    ):
+        _, ev = await raw_stream(
+            s, srv.base_url, model=model, stream_options={"include_usage": True}, **caps
+        )
+        body = {"model": model, "messages": [{"role": "user", "content": "hi"}], **caps}
+        async with s.post(srv.base_url + "/chat/completions", json=body) as r:
+            whole = await r.json()
+    assert field_tokens(ev, "reasoning") == reasoning
+    assert field_tokens(ev, "content") == content
+    assert finish_and_usage(ev) == (finish, reasoning + content)
+    message = whole["choices"][0]["message"]
+    assert len(message["content"].split()) == content
+    assert len((message.get("reasoning") or "").split()) == reasoning
+    assert whole["choices"][0]["finish_reason"] == finish
+    assert whole["usage"]["completion_tokens"] == reasoning + content
+
+
+@pytest.mark.parametrize(
+    ("cap", "finish"), [(None, "tool_calls"), (200, "tool_calls"), (3, "length")]
+)
+async def test_tool_call_reply_is_cut_only_by_a_cap_it_does_not_fit_under(
+    cap: int | None, finish: str
+) -> None:
+    props = {"city": {}, "unit": {}, "country": {}, "date": {}}
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"properties": props}}}]
     async with SimulatedServer(ttft=0, tokens_per_second=0) as srv, aiohttp.ClientSession() as s:
-        _, ev = await raw_stream(s, srv.base_url, max_tokens=5)
-    assert len(contents(ev)) == 5
-    assert [o for _, o in ev][-2]["choices"][0]["finish_reason"] == "length"
+        _, ev = await raw_stream(s, srv.base_url, tools=tools, max_tokens=cap)
+    objs = [o for _, o in ev if isinstance(o, dict) and o["choices"]]
+    calls = [o for o in objs if o["choices"][0]["delta"].get("tool_calls")]
+    assert objs[-1]["choices"][0]["finish_reason"] == finish
+    if cap == 3:
+        assert len(calls) == 3
+    else:
+        assert len(calls) > 3
 
 
 async def test_pacing_at_concurrency_one() -> None:
