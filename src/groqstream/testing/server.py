@@ -93,6 +93,8 @@ class SimulatedServer:
         self._throttle_until = 0.0
         self._throttle_retry: float | None = None
         self._runner: web.AppRunner | None = None
+        self._released = asyncio.Event()
+        self._released.set()
 
     def __repr__(self) -> str:
         return f"<SimulatedServer {self.base_url if self._runner else 'stopped'}>"
@@ -145,6 +147,19 @@ class SimulatedServer:
         """For `seconds` from now, answer every chat request with 429 and `retry-after`."""
         self._throttle_until = time.monotonic() + seconds
         self._throttle_retry = retry_after
+
+    def hold(self) -> None:
+        """Hold every chat request that arrives from now on (after validation, rate limits
+        and early faults, before any reply) until `release()`.
+
+        A test can then wait for `stats.requests_held` to reach a client's concurrency and
+        check that no more arrive: how wide a client runs, judged without a clock.
+        """
+        self._released.clear()
+
+    def release(self) -> None:
+        """Let every held request (and every later one) go on."""
+        self._released.set()
 
     def reset(self) -> None:
         """Clear stats (still tracking open connections), records, faults and throttling."""
@@ -263,6 +278,8 @@ class SimulatedServer:
             early = await self._early_fault(rec, fault, base)
             if early is not None:
                 return early
+        if not self._released.is_set():
+            await self._wait_released()
         plan = ReplyPlan(
             body,
             rid,
@@ -305,6 +322,13 @@ class SimulatedServer:
             f"Please try again in {groq_duration(wait)}."
         )
         return self._reject(rec, Rejection(429, msg, kind, code="rate_limit_exceeded"), headers)
+
+    async def _wait_released(self) -> None:
+        self.stats.requests_held += 1
+        try:
+            await self._released.wait()
+        finally:
+            self.stats.requests_held -= 1
 
     # --- faults answered before any reply ------------------------------------------------
 

@@ -48,12 +48,14 @@ class _Connections:
 class ServerStats:
     """Counters the tests and benchmarks read.
 
+    `requests_held` is how many requests `SimulatedServer.hold()` is holding right now.
     `connections_total` counts connections that carried at least one request;
     `connections_open` those of them not yet closed (read it after `wait_idle()` to see
     leaks: a pooled keep-alive connection stays open, an abandoned stream's does not).
     """
 
     requests_total: int = 0
+    requests_held: int = 0
     streams_active: int = 0
     streams_peak: int = 0
     streams_completed: int = 0
