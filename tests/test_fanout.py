@@ -58,10 +58,11 @@ async def test_two_thousand_requests_at_concurrency_200_all_present_in_order() -
 
 async def test_results_arrive_as_they_complete() -> None:
     async with (
-        SimulatedServer(ttft=0.001, tokens_per_second=1000) as srv,
+        SimulatedServer(ttft=0.001, tokens_per_second=2000) as srv,
         Client(base_url=srv.base_url) as client,
     ):
-        reqs = [{"messages": [{"role": "user", "content": "slow"}], "max_tokens": 200}] + [
+        # the long one takes 0.5 s of paced sends; the short ones a few ms
+        reqs = [{"messages": [{"role": "user", "content": "slow"}], "max_tokens": 1000}] + [
             {"messages": [{"role": "user", "content": f"q{i}"}], "max_tokens": 2} for i in range(5)
         ]
         order = [r.index async for r in client.fan_out(reqs, concurrency=6, model=KIMI)]

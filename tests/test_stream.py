@@ -135,7 +135,7 @@ async def test_metrics_match_server_pacing_at_concurrency_one() -> None:
             server_gaps = [(b - a) / 1e9 for a, b in itertools.pairwise(rec.send_ns)]
             gap_errors += [abs(c - g) for c, g in zip(m.itl_s, server_gaps, strict=True)]
             server_tpot = (rec.send_ns[-1] - rec.send_ns[0]) / 1e9 / (n - 1)
-            assert m.tpot_s == pytest.approx(server_tpot, abs=0.002)
+            assert m.tpot_s == pytest.approx(server_tpot, abs=0.005)
             assert m.server_completion_s == pytest.approx((n - 1) / tps)
     # The client's TTFT is the server's first send plus a delivery that is typically at once.
     assert statistics.median(first_delivery) < 0.005, first_delivery
