@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-import groqstream
+import groqstream.errors
 from groqstream import (
     APIConnectionError,
     BadRequestError,
@@ -127,7 +127,7 @@ async def test_complete_html_and_status_faults(fast: SimulatedServer) -> None:
 @pytest.mark.xfail(strict=True, reason=CLIENT_SIDE)
 @pytest.mark.parametrize("stream", [False, True])
 async def test_flex_capacity_exceeded_is_typed(fast: SimulatedServer, stream: bool) -> None:
-    cls = getattr(groqstream, "CapacityExceededError")  # noqa: B009 (added by the client work)
+    cls = getattr(groqstream.errors, "CapacityExceededError")  # noqa: B009 (client work adds it)
     fast.faults.append(Fault.capacity_exceeded())
     async with Client(base_url=fast.base_url, max_retries=0) as client:
         with pytest.raises(cls) as info:
