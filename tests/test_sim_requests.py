@@ -179,6 +179,16 @@ async def test_models_endpoint_in_groqs_shape(prefix: str) -> None:
     assert one["id"] == "openai/gpt-oss-120b" and one["owned_by"] == "OpenAI"
 
 
+async def test_models_endpoint_needs_the_key_when_the_server_has_one() -> None:
+    async with SimulatedServer(api_key="k") as srv, aiohttp.ClientSession() as s:
+        for path in ("/models", "/models/openai/gpt-oss-20b"):
+            async with s.get(srv.base_url + path) as r:
+                assert r.status == 401
+                assert (await r.json())["error"]["code"] == "invalid_api_key"
+            async with s.get(srv.base_url + path, headers={"Authorization": "Bearer k"}) as r:
+                assert r.status == 200
+
+
 async def test_models_endpoint_lists_own_models_and_answers_any() -> None:
     async with SimulatedServer(models=["a", "b"]) as srv, aiohttp.ClientSession() as s:
         async with s.get(srv.base_url + "/models") as r:

@@ -187,13 +187,20 @@ class SimulatedServer:
         if self.stats._connections.saw(request.transport):
             self.stats.connections_total += 1
 
+    def _unauthorized(self) -> web.Response:
+        return _json(Rejection(401, "Invalid API Key", code="invalid_api_key").body(), status=401)
+
     async def _models(self, request: web.Request) -> web.Response:
         self._saw(request)
+        if not self._authorized(request):
+            return self._unauthorized()
         data = [m.to_dict() for m in self.models.values()]
         return _json({"object": "list", "data": data})
 
     async def _model(self, request: web.Request) -> web.Response:
         self._saw(request)
+        if not self._authorized(request):
+            return self._unauthorized()
         name = request.match_info["model"]
         info = self.models.get(name)
         if info is None:
