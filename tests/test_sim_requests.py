@@ -147,6 +147,8 @@ async def test_models_option_any_or_own_list() -> None:
     async with SimulatedServer(ttft=0, tokens_per_second=0, models="solo") as srv:
         assert (await post(srv, {"model": "solo", "messages": HI}))[0] == 200
         assert (await post(srv, {"model": "s", "messages": HI}))[0] == 404
+    with pytest.raises(TypeError, match='models="\\*"'):
+        SimulatedServer(models=None)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("prefix", ["/openai/v1", "/v1"])

@@ -69,6 +69,8 @@ def resolve_models(
     `ANY_MODEL` ("*") accepts every name and lists the Groq catalogue; a single other string
     is one model; names without a `ModelInfo` get neutral defaults and no token cap.
     """
+    if models is None:
+        raise TypeError('models=None is not a model list: pass models="*" to accept any name')
     if isinstance(models, str):
         if models == ANY_MODEL:
             return {m.id: m for m in GROQ_MODELS}, True
