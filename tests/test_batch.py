@@ -26,7 +26,7 @@ def write_input(path: Path, n: int, **body_extra: Any) -> list[str]:
                 "method": "POST",
                 "url": "/v1/chat/completions",
                 "body": {
-                    "model": "m",
+                    "model": "moonshotai/kimi-k2-instruct",
                     "messages": [{"role": "user", "content": cid}],
                     **body_extra,
                 },

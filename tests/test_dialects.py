@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from groqstream import Client, StreamInterrupted
+from groqstream.models import KIMI_K2_INSTRUCT as KIMI
 from groqstream.testing import DIALECTS, Fault, SimulatedServer
 
 
@@ -43,7 +44,7 @@ async def test_server_without_done_is_complete_after_finish_reason() -> None:
         Client(base_url=srv.base_url) as client,
     ):
         for _ in range(3):
-            async with client.stream(model="m", prompt="hi") as s:
+            async with client.stream(model=KIMI, prompt="hi") as s:
                 await s.until_done()
             assert s.finished and s.text
         assert srv.stats.connections_total == 1
@@ -55,7 +56,7 @@ async def test_ping_comments_are_ignored() -> None:
         SimulatedServer(dialect=pinging, ttft=0.02, tokens_per_second=300, output_tokens=10) as srv,
         Client(base_url=srv.base_url) as client,
     ):
-        async with client.stream(model="m", prompt="hi") as s:
+        async with client.stream(model=KIMI, prompt="hi") as s:
             await s.until_done()
         assert len(s.text.split()) == 10
 
@@ -67,5 +68,5 @@ async def test_end_of_body_before_finish_is_interrupted_in_any_dialect() -> None
     ):
         srv.faults.append(Fault.end_early(after_chunks=2))
         with pytest.raises(StreamInterrupted):
-            async with client.stream(model="m", prompt="hi") as s:
+            async with client.stream(model=KIMI, prompt="hi") as s:
                 await s.until_done()

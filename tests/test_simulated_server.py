@@ -4,24 +4,27 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import itertools
 import statistics
 import time
 from typing import Any
 
 import aiohttp
+import anyio
 import orjson
 import pytest
 
 from groqstream.testing import Fault, SimulatedServer, groq_duration
+
+KIMI = "moonshotai/kimi-k2-instruct"  # a real Groq model without reasoning output
+GPT_OSS_20B = "openai/gpt-oss-20b"  # a reasoning model: reasoning deltas come first
 
 
 async def raw_stream(
     session: aiohttp.ClientSession, url: str, **body: Any
 ) -> tuple[aiohttp.ClientResponse, list[tuple[int, Any]]]:
     """POST a streaming request; return the response and (arrival ns, parsed data) pairs."""
-    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True, **body}
+    body = {"model": KIMI, "messages": [{"role": "user", "content": "hi"}], "stream": True, **body}
     events: list[tuple[int, Any]] = []
     buf = b""
     async with session.post(url + "/chat/completions", json=body) as resp:
@@ -91,66 +94,173 @@ async def test_text_is_deterministic_per_prompt_and_seed() -> None:
         assert await text(a, "x") != await text(b, "x")
 
 
-async def test_max_tokens_caps_with_length() -> None:
+def field_tokens(events: list[tuple[int, Any]], key: str) -> int:
+    """How many tokens (one word each) the deltas' `key` field carried."""
+    text = ""
+    for _, obj in events:
+        if isinstance(obj, dict) and obj.get("choices"):
+            text += obj["choices"][0].get("delta", {}).get(key) or ""
+    return len(text.split())
+
+
+def finish_and_usage(events: list[tuple[int, Any]]) -> tuple[str, int]:
+    objs = [o for _, o in events if isinstance(o, dict)]
+    finish = next(
+        o["choices"][0]["finish_reason"]
+        for o in objs
+        if o["choices"] and o["choices"][0]["finish_reason"]
+    )
+    return finish, objs[-1]["usage"]["completion_tokens"]
+
+
+@pytest.mark.parametrize(
+    ("model", "caps", "tpc", "reasoning", "content", "finish"),
+    [
+        (KIMI, {"max_tokens": 5}, 1, 0, 5, "length"),
+        (GPT_OSS_20B, {"max_tokens": 256}, 1, 16, 240, "length"),
+        (GPT_OSS_20B, {"max_completion_tokens": 256}, 3, 16, 240, "length"),
+        (GPT_OSS_20B, {"max_completion_tokens": 10, "max_tokens": 500}, 1, 10, 0, "length"),
+        (GPT_OSS_20B, {"max_tokens": None}, 1, 16, 48, "stop"),
+        (KIMI, {}, 4, 0, 48, "stop"),
+    ],
+)
+async def test_reply_length_is_exactly_the_requested_cap(
+    model: str, caps: dict[str, Any], tpc: int, reasoning: int, content: int, finish: str
+) -> None:
+    """A benchmark asking for 256 output tokens gets 256 (reasoning counts); the cap is what
+    stops the reply, so it finishes with "length". Without a cap: output_tokens."""
+    async with (
+        SimulatedServer(ttft=0, tokens_per_second=0, tokens_per_chunk=tpc) as srv,
+        aiohttp.ClientSession() as s,
+    ):
+        _, ev = await raw_stream(
+            s, srv.base_url, model=model, stream_options={"include_usage": True}, **caps
+        )
+        body = {"model": model, "messages": [{"role": "user", "content": "hi"}], **caps}
+        async with s.post(srv.base_url + "/chat/completions", json=body) as r:
+            whole = await r.json()
+    assert field_tokens(ev, "reasoning") == reasoning
+    assert field_tokens(ev, "content") == content
+    assert finish_and_usage(ev) == (finish, reasoning + content)
+    message = whole["choices"][0]["message"]
+    assert len(message["content"].split()) == content
+    assert len((message.get("reasoning") or "").split()) == reasoning
+    assert whole["choices"][0]["finish_reason"] == finish
+    assert whole["usage"]["completion_tokens"] == reasoning + content
+
+
+@pytest.mark.parametrize(
+    ("cap", "finish"), [(None, "tool_calls"), (200, "tool_calls"), (3, "length")]
+)
+async def test_tool_call_reply_is_cut_only_by_a_cap_it_does_not_fit_under(
+    cap: int | None, finish: str
+) -> None:
+    props: dict[str, Any] = {"city": {}, "unit": {}, "country": {}, "date": {}}
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"properties": props}}}]
     async with SimulatedServer(ttft=0, tokens_per_second=0) as srv, aiohttp.ClientSession() as s:
-        _, ev = await raw_stream(s, srv.base_url, max_tokens=5)
-    assert len(contents(ev)) == 5
-    assert [o for _, o in ev][-2]["choices"][0]["finish_reason"] == "length"
+        _, ev = await raw_stream(s, srv.base_url, tools=tools, max_tokens=cap)
+    objs = [o for _, o in ev if isinstance(o, dict) and o["choices"]]
+    calls = [o for o in objs if o["choices"][0]["delta"].get("tool_calls")]
+    assert objs[-1]["choices"][0]["finish_reason"] == finish
+    if cap == 3:
+        assert len(calls) == 3
+    else:
+        assert len(calls) > 3
+
+
+# Pacing is judged against the server's own send stamps (`record_send_times=True`): client
+# and server run in this one process on one clock, so a busy machine delays both together.
+# What a wall-clock claim would say ("TTFT within 5 ms of the configured value") is measured
+# by benchmarks/sim_pacing.py, not asserted here.
 
 
 async def test_pacing_at_concurrency_one() -> None:
-    async with SimulatedServer(ttft=0.05, tokens_per_second=200, output_tokens=40) as srv:
+    """Every chunk leaves on its deadline (received + ttft + k × step) or later, never early;
+    the client reads each one right after the server wrote it."""
+    ttft, step, n = 0.05, 0.005, 40
+    async with SimulatedServer(
+        ttft=ttft, tokens_per_second=1 / step, output_tokens=n, record_send_times=True
+    ) as srv:
         async with aiohttp.ClientSession() as s:
             await raw_stream(s, srv.base_url)  # warm up the connection
             t0 = time.perf_counter_ns()
             _, ev = await raw_stream(s, srv.base_url)
-    c = contents(ev)
-    ttft = (c[0][0] - t0) / 1e9
-    gaps = [(b[0] - a[0]) / 1e9 for a, b in itertools.pairwise(c)]
-    assert ttft == pytest.approx(0.05, abs=0.005)
-    assert statistics.mean(gaps) == pytest.approx(0.005, abs=0.0015)
+    rec = srv.requests[-1]
+    arrived = [ns for ns, _ in contents(ev)]
+    assert len(arrived) == len(rec.send_ns) == n
+    assert t0 <= rec.received_ns
+    lateness = [
+        (sent - rec.received_ns) / 1e9 - (ttft + k * step) for k, sent in enumerate(rec.send_ns)
+    ]
+    assert min(lateness) > -0.001  # never early: pacing waits for each absolute deadline
+    delivery = [(a - sent) / 1e9 for a, sent in zip(arrived, rec.send_ns, strict=True)]
+    assert min(delivery) >= 0  # the client stamps a chunk after the server sent it ...
+    assert statistics.median(delivery) < 0.005  # ... and, typically, at once
+    # the client's TTFT is the server's first send seen from the client's side
+    assert (arrived[0] - t0) / 1e9 >= ttft
+
+
+async def test_pacing_uses_absolute_deadlines() -> None:
+    """Held up mid-stream, the server sends the chunks whose deadlines passed at once and
+    then resumes the original schedule — no drift. Judged by the gaps between its own send
+    stamps: sleeping a step after each write instead could never give a gap under a step."""
+    step = 0.01
+    async with (
+        SimulatedServer(
+            ttft=0, tokens_per_second=1 / step, output_tokens=40, record_send_times=True
+        ) as srv,
+        aiohttp.ClientSession() as s,
+    ):
+        srv.faults.append(Fault.stall(after_chunks=5, seconds=0.2))
+        _, ev = await raw_stream(s, srv.base_url)
+    sent = srv.requests[-1].send_ns
+    assert len(sent) == len(contents(ev)) == 40
+    gaps = [(b - a) / 1e9 for a, b in itertools.pairwise(sent)]
+    assert gaps[4] >= 0.2  # the stall, between chunks 4 and 5
+    assert statistics.median(gaps[5:15]) < step / 2  # chunks due during it: back to back
 
 
 async def test_pacing_holds_with_300_concurrent_streams() -> None:
-    """Each chunk leaves on its absolute deadline, received + ttft + k × 40 ms, once the
-    burst of 300 simultaneous connects (in this same process) has been absorbed."""
-    gc.collect()
-    gc.freeze()  # earlier tests' garbage must not put GC pauses into this measurement
-    try:
-        await _pacing_with_300_streams()
-    finally:
-        gc.unfreeze()
-
-
-async def _pacing_with_300_streams() -> None:
+    """300 streams at once: every chunk of every stream arrives, none leaves before its
+    absolute deadline (start + ttft + k × 50 ms). How close to the deadline they leave is
+    a wall-clock figure that depends on the machine's load: benchmarks/sim_pacing.py."""
+    ttft, step, n = 0.05, 0.05, 20
     async with SimulatedServer(
-        ttft=0.05, tokens_per_second=25, output_tokens=20, record_send_times=True
+        ttft=ttft, tokens_per_second=1 / step, output_tokens=n, record_send_times=True
     ) as srv:
         conn = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=conn) as s:
-            results = await asyncio.gather(*(raw_stream(s, srv.base_url) for _ in range(300)))
+            srv.hold()  # start all 300 together, however long a busy machine takes to connect
+            tasks = [asyncio.create_task(raw_stream(s, srv.base_url)) for _ in range(300)]
+            with anyio.fail_after(60):
+                while srv.stats.requests_held < 300:
+                    await asyncio.sleep(0.01)
+            released = time.perf_counter_ns()  # every stream's schedule starts after this
+            srv.release()
+            results = await asyncio.gather(*tasks)
         assert srv.stats.streams_peak == 300
-    assert all(len(contents(ev)) == 20 for _, ev in results)
-    lateness = sorted(
-        (sent - rec.received_ns) / 1e9 - 0.05 - k * 0.04
+    assert all(len(contents(ev)) == n for _, ev in results)
+    assert all(len(rec.send_ns) == n for rec in srv.requests)
+    early = min(
+        (sent - released) / 1e9 - (ttft + k * step)
         for rec in srv.requests
         for k, sent in enumerate(rec.send_ns)
-        if k >= 3
     )
-    assert lateness[0] > -0.001  # never early
-    assert lateness[len(lateness) // 2] < 0.002  # median on time
-    # The tail is loose on purpose: this 2-core machine also runs the client side here.
-    assert lateness[int(len(lateness) * 0.90)] < 0.010  # p90 within 10 ms
+    assert early > -0.001  # never early
 
 
-async def test_as_fast_as_possible_mode_is_fast() -> None:
+async def test_as_fast_as_possible_mode_is_unpaced_and_cheap() -> None:
+    """tokens_per_second=0: no pacing sleeps, chunks coalesced into large writes. Judged by
+    CPU time (server and reader in this process), which other processes' load barely moves;
+    the throughput figure itself is in benchmarks/sim_pacing.py."""
     async with SimulatedServer(ttft=0, tokens_per_second=0, output_tokens=50_000) as srv:
         async with aiohttp.ClientSession() as s:
-            t0 = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             _, ev = await raw_stream(s, srv.base_url)
-            dt = time.perf_counter() - t0
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     assert len(contents(ev)) == 50_000
-    assert 50_000 / dt > 50_000  # chunks/s, generous: it shares this process with the reader
+    assert cpu < 2.0, cpu  # about 0.2 s when idle: 40 µs per chunk would be a regression
+    assert wall < 60, wall  # 50,000 paced chunks at the default 500/s would take 100 s
 
 
 async def test_tool_call_fragments_make_valid_json() -> None:
@@ -188,7 +298,7 @@ async def test_non_streaming_reply_shape() -> None:
 async def test_api_key_and_bad_requests() -> None:
     async with SimulatedServer(api_key="k") as srv, aiohttp.ClientSession() as s:
         url = srv.base_url + "/chat/completions"
-        body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+        body = {"model": KIMI, "messages": [{"role": "user", "content": "x"}]}
         async with s.post(url, json=body) as r:
             assert r.status == 401
             assert (await r.json())["error"]["code"] == "invalid_api_key"
@@ -198,21 +308,65 @@ async def test_api_key_and_bad_requests() -> None:
         assert srv.requests[1].headers["Authorization"] == "<redacted>"
 
 
-async def test_connections_counted_at_the_socket() -> None:
+async def test_connections_counted_from_each_requests_transport() -> None:
+    """Counted from `request.transport`: one pooled connection for many requests of every
+    kind; closed ones leave the open count; `reset()` keeps tracking the open ones."""
     async with SimulatedServer(ttft=0, tokens_per_second=0, output_tokens=3) as srv:
         async with aiohttp.ClientSession() as s:
-            for _ in range(20):
+            for _ in range(10):
                 await raw_stream(s, srv.base_url)
+            body = {"model": KIMI, "messages": [{"role": "user", "content": "x"}]}
+            async with s.post(srv.base_url + "/chat/completions", json=body) as r:
+                assert r.status == 200
+            async with s.post(srv.base_url + "/chat/completions", json={"model": "x"}) as r:
+                assert r.status == 400
+            async with s.get(srv.base_url + "/models") as r:
+                assert r.status == 200
             assert srv.stats.connections_total == 1
             assert srv.stats.connections_open == 1
+            srv.reset()
+            assert (srv.stats.connections_total, srv.stats.connections_open) == (0, 1)
+            async with aiohttp.ClientSession() as other:
+                await raw_stream(other, srv.base_url)
+                assert srv.stats.connections_total == 1
+                assert srv.stats.connections_open == 2
+            with anyio.fail_after(30):  # `other` closed its connection; `s` keeps its own
+                while srv.stats.connections_open != 1:
+                    await asyncio.sleep(0.01)
         await srv.wait_idle()
         assert srv.stats.connections_open == 0
+
+
+async def test_hold_keeps_requests_until_release() -> None:
+    async with SimulatedServer(ttft=0.05) as srv, aiohttp.ClientSession() as s:
+        srv.hold()
+        tasks = [asyncio.create_task(raw_stream(s, srv.base_url)) for _ in range(3)]
+        with anyio.fail_after(60):
+            while srv.stats.requests_held < 3:
+                await asyncio.sleep(0.01)
+        # refusals do not wait: validation comes first
+        async with s.post(srv.base_url + "/chat/completions", json={"model": "x"}) as r:
+            assert r.status == 400
+        assert not any(t.done() for t in tasks) and srv.stats.streams_peak == 0
+        srv.release()
+        results = await asyncio.gather(*tasks)
+        assert all(len(contents(ev)) == 48 for _, ev in results)
+        assert srv.stats.requests_held == 0 and srv.stats.streams_peak == 3
+        srv.hold()  # a held request whose client goes away is no longer held
+        gone = asyncio.create_task(raw_stream(s, srv.base_url))
+        with anyio.fail_after(60):
+            while srv.stats.requests_held < 1:
+                await asyncio.sleep(0.01)
+            gone.cancel()
+            while srv.stats.requests_held:
+                await asyncio.sleep(0.01)
+        srv.release()
 
 
 async def test_throttle_and_rate_limit_headers() -> None:
     async with SimulatedServer(rate_limit_requests=2) as srv, aiohttp.ClientSession() as s:
         url = srv.base_url + "/chat/completions"
-        body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 1}
+        body = {"model": KIMI, "messages": [{"role": "user", "content": "x"}], "max_tokens": 1}
         statuses = []
         for _ in range(3):
             async with s.post(url, json=body) as r:
@@ -222,10 +376,11 @@ async def test_throttle_and_rate_limit_headers() -> None:
         assert int(last.headers["retry-after"]) >= 1
         assert last.headers["x-ratelimit-remaining-requests"] == "0"
     async with SimulatedServer() as srv, aiohttp.ClientSession() as s:
-        srv.throttle(0.3, retry_after=0.3)
+        srv.throttle(30, retry_after=0.3)  # long: the request surely lands inside it
         async with s.post(srv.base_url + "/chat/completions", json=body) as r:
             assert r.status == 429 and r.headers["retry-after"] == "0.3"
-        await asyncio.sleep(0.35)
+        srv.throttle(0.2)
+        await asyncio.sleep(0.25)  # a lower bound: the throttle is over, however busy we are
         async with s.post(srv.base_url + "/chat/completions", json=body) as r:
             assert r.status == 200
 
@@ -233,7 +388,7 @@ async def test_throttle_and_rate_limit_headers() -> None:
 async def test_sim_fault_in_body_applies_to_that_request_only() -> None:
     async with SimulatedServer(ttft=0, tokens_per_second=0) as srv, aiohttp.ClientSession() as s:
         url = srv.base_url + "/chat/completions"
-        body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+        body = {"model": KIMI, "messages": [{"role": "user", "content": "x"}]}
         async with s.post(url, json={**body, "sim_fault": {"kind": "status", "status": 503}}) as r:
             assert r.status == 503
         async with s.post(url, json=body) as r:

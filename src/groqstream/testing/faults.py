@@ -1,8 +1,12 @@
-"""`Fault`: a misbehaviour the simulated server applies to one request."""
+"""`Fault`: a misbehaviour the simulated server applies to one request.
+
+Every fault applies to streaming and non-streaming (`complete()`) requests alike. In a
+non-streaming reply the body is one piece, so `after_chunks` does not matter there.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 __all__ = ["Fault"]
@@ -12,7 +16,8 @@ __all__ = ["Fault"]
 class Fault:
     """One scripted failure. Build it with the classmethods; `kind` says which.
 
-    `after_chunks` counts content/reasoning/tool-call chunks sent before the fault strikes.
+    `after_chunks` counts content/reasoning/tool-call chunks sent before the fault strikes
+    (streaming replies only).
     """
 
     kind: str
@@ -50,25 +55,46 @@ class Fault:
         )
 
     @classmethod
+    def capacity_exceeded(
+        cls, *, retry_after: float | None = None, message: str | None = None
+    ) -> Fault:
+        """Groq's flex tier is full: status 498, `type` and `code` "capacity_exceeded".
+
+        Groq answers a `service_tier="flex"` request this way, at once, when flex capacity is
+        unavailable (see Groq's Flex Processing docs).
+        """
+        return cls(
+            "capacity_exceeded",
+            http_status=498,
+            retry_after=retry_after,
+            message=message,
+            error_type="capacity_exceeded",
+            code="capacity_exceeded",
+        )
+
+    @classmethod
     def html(cls, status: int = 502) -> Fault:
         """An HTML error page, as a proxy or load balancer sends."""
         return cls("html", http_status=status)
 
     @classmethod
     def malformed_json(cls, after_chunks: int = 0) -> Fault:
-        """A `data:` line holding truncated JSON."""
+        """A `data:` line holding truncated JSON (non-streaming: a 200 body cut mid-JSON)."""
         return cls("malformed_json", after_chunks=after_chunks)
 
     @classmethod
     def cut(cls, after_chunks: int = 0) -> Fault:
-        """Abort the TCP connection mid-stream."""
+        """Abort the TCP connection mid-stream (non-streaming: after half the body)."""
         return cls("cut", after_chunks=after_chunks)
 
     @classmethod
     def stall(
         cls, after_chunks: int = 0, seconds: float = 30.0, ping_interval: float | None = None
     ) -> Fault:
-        """Send nothing (or only `: ping` comments) for `seconds`, then carry on."""
+        """Send nothing (or only `: ping` comments) for `seconds`, then carry on.
+
+        Non-streaming: the headers go at once, the body `seconds` later (no pings).
+        """
         return cls("stall", after_chunks=after_chunks, seconds=seconds, ping_interval=ping_interval)
 
     @classmethod
@@ -81,7 +107,10 @@ class Fault:
         message: str = "the model failed while generating",
         as_event: bool = False,
     ) -> Fault:
-        """An error object inside the 200 stream (`data: {"error": …}` or `event: error`)."""
+        """An error object inside the 200 stream (`data: {"error": …}` or `event: error`).
+
+        Non-streaming: a 200 whose JSON body is `{"error": {...}}`.
+        """
         return cls(
             "stream_error",
             after_chunks=after_chunks,
@@ -98,7 +127,10 @@ class Fault:
 
     @classmethod
     def end_early(cls, after_chunks: int = 0) -> Fault:
-        """End the body cleanly, but before any finish reason or `[DONE]`."""
+        """End the body cleanly, but before any finish reason or `[DONE]`.
+
+        Non-streaming: half the JSON body, then a clean end of the (chunked) body.
+        """
         return cls("end_early", after_chunks=after_chunks)
 
     @classmethod
@@ -108,4 +140,7 @@ class Fault:
         d = dict(d)
         if "status" in d:
             d["http_status"] = d.pop("status")
-        return cls(**{k: v for k, v in d.items() if k in names})
+        known = {k: v for k, v in d.items() if k in names}
+        if known.get("kind") == "capacity_exceeded":
+            return replace(cls.capacity_exceeded(), **known)
+        return cls(**known)
