@@ -70,8 +70,9 @@ def _validate(path: Path) -> int:
                 continue
             try:
                 obj = orjson.loads(raw)
-            except orjson.JSONDecodeError as e:
-                problems.append(f"line {lineno}: not valid JSON ({e})")
+            except orjson.JSONDecodeError as e:  # e.msg: orjson's own line/column would
+                # count within this one line and confuse (e.g. "line 2 column 1" at its end)
+                problems.append(f"line {lineno}: not valid JSON ({e.msg} at column {e.colno})")
                 continue
             if not isinstance(obj, dict):
                 problems.append(f"line {lineno}: not a JSON object")
@@ -183,10 +184,7 @@ def _success_line(cid: str, r: Result) -> dict[str, Any]:
     if r.reasoning is not None:
         message["reasoning"] = r.reasoning
     if r.tool_calls:
-        message["tool_calls"] = [
-            {"id": c.id, "type": c.type, "function": {"name": c.name, "arguments": c.arguments}}
-            for c in r.tool_calls
-        ]
+        message["tool_calls"] = [c.to_dict() for c in r.tool_calls]
     usage = r.usage.raw if r.usage is not None else None
     body = {
         "id": r.request_id or "",

@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import orjson
@@ -24,9 +25,17 @@ from .models import DEFAULT_MODEL
 from .stream import ChatStream
 from .types import Completion, ToolCall, Usage
 
-__all__ = ["GROQ_BASE_URL", "Client", "ask", "build_messages"]
+__all__ = ["GROQ_BASE_URL", "Client", "api_key_env", "ask", "build_messages"]
 
 GROQ_BASE_URL = "https://api.groq.com/openai/v1"
+
+
+def api_key_env(base_url: str) -> str:
+    """The environment variable a key for `base_url` comes from: `OPENAI_API_KEY` for
+    OpenAI's own API (a Groq key must never be sent there), `GROQ_API_KEY` otherwise."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    return "OPENAI_API_KEY" if host == "api.openai.com" else "GROQ_API_KEY"
+
 
 Message = Mapping[str, Any]
 
@@ -53,8 +62,8 @@ class Client:
 
     Use it as ``async with Client() as client:``; it owns one aiohttp session whose
     connections are reused across calls. The key comes from `GROQ_API_KEY` when not given
-    (loopback servers need none); `base_url` ends in `/v1` and defaults to Groq's, or to
-    `GROQSTREAM_BASE_URL` when set.
+    (`OPENAI_API_KEY` for api.openai.com; loopback servers need none); `base_url` ends in
+    `/v1` and defaults to Groq's, or to `GROQSTREAM_BASE_URL` when set.
     """
 
     def __init__(
@@ -71,10 +80,11 @@ class Client:
         base_url = base_url or os.environ.get("GROQSTREAM_BASE_URL") or GROQ_BASE_URL
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"base_url must start with http:// or https://, got {base_url!r}")
-        key = api_key if api_key is not None else os.environ.get("GROQ_API_KEY")
+        env = api_key_env(base_url)
+        key = api_key if api_key is not None else os.environ.get(env)
         if not key and not is_loopback(base_url):
             raise MissingAPIKeyError(
-                "no API key: pass Client(api_key=...) or set the GROQ_API_KEY environment "
+                f"no API key: pass Client(api_key=...) or set the {env} environment "
                 f"variable (needed for {base_url})"
             )
         if timeout is None:
