@@ -189,11 +189,15 @@ class _Sweep:
         self.progress: LiveProgress = live_progress()
         self.cols: list[Column] = columns(goodput=not cfg.slo.empty)
         self.finished: list[LevelResult] = []
-        self.current: int | None = None
         self.summaries: list[dict[str, Any]] = []
 
+    @property
+    def current(self) -> int | None:
+        """The level running now (the first not finished), if any."""
+        levels = self.cfg.concurrency
+        return levels[len(self.finished)] if len(self.finished) < len(levels) else None
+
     def on_progress(self, level: int, p: Progress) -> None:
-        self.current = level
         total = None if self.cfg.duration else self.cfg.requests
         self.progress.update(Snapshot.of(p, label=f"c={level}", total=total))
 

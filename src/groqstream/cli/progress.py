@@ -154,7 +154,7 @@ class RichProgress(LiveProgress):
         self.console = Console(file=stream, highlight=False)
         self._bar = Progress(
             TextColumn("[bold cyan]{task.description}"),
-            BarColumn(bar_width=28),
+            BarColumn(bar_width=20),
             TextColumn("{task.fields[position]}"),
             TextColumn("{task.fields[stats]}"),
             console=self.console,
@@ -170,6 +170,8 @@ class RichProgress(LiveProgress):
         stats = snap.stats()
         if snap.failed:
             stats[0] = f"[red]{stats[0]}[/red]"
+        if self.console.width < 130:  # an 80-column terminal: the figures that matter most
+            stats = [stats[0], stats[2], stats[3], stats[5]]
         position, text = snap.position(), " · ".join(stats)
         if self._task is None:
             self._bar.start()
