@@ -9,7 +9,6 @@ import io
 import itertools
 import shutil
 import statistics
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -47,22 +46,23 @@ SWEEP = [
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """One sweep for the module: its --out directory and what it printed on stdout."""
     out = tmp_path_factory.mktemp("bench") / "out"
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         rc = main([*SWEEP, "--out", str(out)])
     assert rc == 0
-    yield out, buf.getvalue()
+    return out, buf.getvalue()
 
 
 def test_bench_prints_one_row_per_level_and_the_server_split(sweep: tuple[Path, str]) -> None:
     _, printed = sweep
     lines = printed.splitlines()
-    assert lines[0].startswith("| c ") and "TTFT p50 ms" in lines[0] and "goodput" in lines[0]
-    assert lines[1].startswith("|---") and lines[1].endswith(":|")  # right-aligned Markdown
-    assert lines[2].startswith("| 1 ") and lines[3].startswith("| 4 ")
+    assert lines[0] == "latencies (TTFT, ITL, TPOT, E2EL) in ms:"
+    assert lines[1].startswith("| c ") and "TTFT p50" in lines[1] and "goodput" in lines[1]
+    assert lines[2].startswith("|---") and lines[2].endswith(":|")  # right-aligned Markdown
+    assert lines[3].startswith("| 1 ") and lines[4].startswith("| 4 ")
     assert "c=4: E2EL" in printed and "server" in printed  # the network+queue vs server split
 
 
@@ -202,9 +202,17 @@ def test_figures_read_as_people_write_them() -> None:
 
 def test_table_rows_line_up_under_the_header() -> None:
     cols = columns(goodput=False)
-    summary = {"max_concurrency": 64, "completed": 12000, "failed": 3, "request_throughput": 243.6,
-               "output_throughput": 15589.2, "median_ttft_ms": 62.1, "p99_ttft_ms": 1234.5}  # fmt: skip
-    head, rule = header(cols).splitlines()
+    summary = {
+        "max_concurrency": 64,
+        "completed": 12000,
+        "failed": 3,
+        "request_throughput": 243.6,
+        "output_throughput": 15589.2,
+        "median_ttft_ms": 62.1,
+        "p99_ttft_ms": 1234.5,
+    }
+    caption, head, rule = header(cols).splitlines()
+    assert caption.endswith("in ms:")
     line = row(summary, cols)
     assert len(head) == len(rule) == len(line)
     assert "| 64 " in line and "12,000" in line and "15,589" in line and "1,234" in line

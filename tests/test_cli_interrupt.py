@@ -118,7 +118,7 @@ async def test_batch_ctrl_c_says_what_is_safe_and_a_rerun_resumes(tmp_path: Path
 
         code, printed, err = await (await start(*argv, cwd=tmp_path)).finish()
     assert code == 0, err
-    ids = [r["custom_id"] for r in lines(out)]
+    ids = [str(r["custom_id"]) for r in lines(out)]
     assert sorted(ids) == sorted(f"r{i}" for i in range(30))  # none lost, none twice
     assert f"{kept} already done" in err and "| 2 " in printed
 
@@ -129,7 +129,7 @@ async def test_bench_ctrl_c_saves_the_finished_levels(tmp_path: Path) -> None:
         "--sim-ttft", "0.01", "--sim-tps", "40", "--out", "out", cwd=tmp_path,
     )  # fmt: skip
     await until(lambda: b"\n| 2 " in p.out, "the c=2 row")
-    code, printed, err = await p.interrupt()
+    code, _, err = await p.interrupt()
     assert code == 130, err
     assert "Traceback" not in err
     assert "interrupted during c=1: saving the finished levels (c=2)" in err

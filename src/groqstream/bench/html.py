@@ -18,7 +18,7 @@ from ..report import LOOP_LAG_WARN_S
 from .compare import METRICS, changes
 from .fmt import count, is_number, ms, rate
 from .runs import Run
-from .table import columns
+from .table import CAPTION, columns
 
 __all__ = ["render", "write_report"]
 
@@ -189,7 +189,10 @@ def _summary(run: Run, title: str) -> str:
         "<tr>" + "".join(f"<td>{_e(c.get(lv.summary))}</td>" for c in cols) + "</tr>"
         for lv in run.levels
     )
-    return f"<h2>{_e(title)}</h2><div class='scroll'><table><tr>{head}</tr>{rows}</table></div>"
+    return (
+        f"<h2>{_e(title)}</h2><p class='sub'>{_e(CAPTION)}</p>"
+        f"<div class='scroll'><table><tr>{head}</tr>{rows}</table></div>"
+    )
 
 
 def _comparison(runs: Sequence[Run]) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from .fmt import count, ms, rate
 
-__all__ = ["Column", "columns", "header", "notes", "row", "table"]
+__all__ = ["CAPTION", "Column", "columns", "header", "notes", "row", "table"]
 
 Summary = Mapping[str, Any]
 
@@ -42,13 +42,13 @@ def columns(*, goodput: bool, label: str = "c") -> list[Column]:
     if goodput:
         cols.append(Column("goodput req/s", lambda d: rate(d.get("request_goodput"))))
     for title, key in (
-        ("TTFT p50 ms", "median_ttft_ms"),
-        ("TTFT p99 ms", "p99_ttft_ms"),
-        ("ITL p50 ms", "median_itl_ms"),
-        ("ITL p99 ms", "p99_itl_ms"),
-        ("TPOT p50 ms", "median_tpot_ms"),
-        ("E2EL p50 ms", "median_e2el_ms"),
-        ("E2EL p99 ms", "p99_e2el_ms"),
+        ("TTFT p50", "median_ttft_ms"),
+        ("TTFT p99", "p99_ttft_ms"),
+        ("ITL p50", "median_itl_ms"),
+        ("ITL p99", "p99_itl_ms"),
+        ("TPOT p50", "median_tpot_ms"),
+        ("E2EL p50", "median_e2el_ms"),
+        ("E2EL p99", "p99_e2el_ms"),
     ):
         cols.append(Column(title, _ms(key)))
     return cols
@@ -60,10 +60,14 @@ def _line(cells: Sequence[str], cols: Sequence[Column]) -> str:
     return "| " + " | ".join(padded) + " |"
 
 
+CAPTION = "latencies (TTFT, ITL, TPOT, E2EL) in ms"
+
+
 def header(cols: Sequence[Column]) -> str:
-    """The heading line and the alignment line."""
+    """The caption, the heading line and the alignment line."""
     rule = ["-" * (cols[0].width + 2)] + ["-" * (c.width + 1) + ":" for c in cols[1:]]
-    return _line([c.title for c in cols], cols) + "\n|" + "|".join(rule) + "|"
+    heading = _line([c.title for c in cols], cols)
+    return f"{CAPTION}:\n{heading}\n|" + "|".join(rule) + "|"
 
 
 def row(summary: Summary, cols: Sequence[Column]) -> str:

@@ -70,8 +70,8 @@ class Snapshot:
             f"{count(self.in_flight)} in flight",
             f"{rate(self.req_per_s)} req/s",
             f"{rate(self.tokens_per_s)} tok/s",
-            f"p50 TTFT {seconds_as_ms(self.p50_ttft_s)}",
             f"ETA {clock(self.eta_s)}" if self.total is not None else clock(self.elapsed_s),
+            f"p50 TTFT {seconds_as_ms(self.p50_ttft_s)}",
         ]
 
     def text(self) -> str:
@@ -144,6 +144,9 @@ class PlainProgress(LiveProgress):
         self._shown = ""
 
 
+_BAR = 20
+
+
 class RichProgress(LiveProgress):
     """A rich progress bar with the same figures as the plain line."""
 
@@ -154,7 +157,7 @@ class RichProgress(LiveProgress):
         self.console = Console(file=stream, highlight=False)
         self._bar = Progress(
             TextColumn("[bold cyan]{task.description}"),
-            BarColumn(bar_width=20),
+            BarColumn(bar_width=_BAR),
             TextColumn("{task.fields[position]}"),
             TextColumn("{task.fields[stats]}"),
             console=self.console,
@@ -168,11 +171,15 @@ class RichProgress(LiveProgress):
     def update(self, snap: Snapshot) -> None:
         """Move the bar and refresh the figures."""
         stats = snap.stats()
+        position = snap.position()
+        room = self.console.width - len(snap.label) - _BAR - len(position) - 4
+        split = len(stats) if len(" · ".join(stats)) <= room else (len(stats) + 1) // 2
         if snap.failed:
             stats[0] = f"[red]{stats[0]}[/red]"
-        if self.console.width < 130:  # an 80-column terminal: the figures that matter most
-            stats = [stats[0], stats[2], stats[3], stats[5]]
-        position, text = snap.position(), " · ".join(stats)
+        # On a narrow terminal the figures take a second line rather than being cut off.
+        text = " · ".join(stats[:split]) + (
+            "\n" + " · ".join(stats[split:]) if stats[split:] else ""
+        )
         if self._task is None:
             self._bar.start()
             self._task = self._bar.add_task(
