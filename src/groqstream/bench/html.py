@@ -223,7 +223,7 @@ def render(runs: Sequence[Run]) -> str:
 
     from .charts import figures
 
-    config = {"displaylogo": False, "responsive": True, "displayModeBar": "hover"}
+    config = {"displaylogo": False, "responsive": True, "displayModeBar": False}
     cards = "".join(
         "<div class='card'>"
         + fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=config)
