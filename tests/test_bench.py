@@ -7,8 +7,10 @@ import contextlib
 import importlib.util
 import io
 import itertools
+import re
 import shutil
 import statistics
+import subprocess
 from pathlib import Path
 
 import orjson
@@ -232,3 +234,33 @@ def test_arrival_gaps_follow_the_rate() -> None:
     smooth = list(itertools.islice(arrival_gaps(50.0, 10.0, seed=3), 4000))
     assert statistics.pstdev(smooth) < statistics.pstdev(gaps) / 2  # burstiness > 1: steadier
     assert next(arrival_gaps(None)) == 0.0
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@needs_plotly
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+def test_report_renders_in_headless_chromium_with_plain_numbers(
+    sweep: tuple[Path, str], tmp_path: Path
+) -> None:
+    """The page draws all eight charts offline in a real browser, and every tick label on every
+    axis is a plain number (`15,000`, `0.1`, `40%`), never `1.5e+4` or `15k`."""
+    out, _ = sweep
+    assert CHROMIUM is not None
+    p = subprocess.run(
+        [
+            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=15000", "--dump-dom", (out / "report.html").as_uri(),
+        ],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr[-2000:]
+    dom = p.stdout
+    assert dom.count('class="main-svg"') == 3 * 8  # Plotly drew each chart (3 layers each)
+    ticks = re.findall(r'class="[xy]tick"><text[^>]*>([^<]*)<', dom)
+    assert len(ticks) > 40
+    plain = re.compile(r"^[−-]?\d{1,3}(,\d{3})*(\.\d+)?%?$")
+    assert [t for t in ticks if not plain.match(t)] == []
