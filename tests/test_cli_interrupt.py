@@ -99,7 +99,7 @@ async def test_batch_ctrl_c_says_what_is_safe_and_a_rerun_resumes(tmp_path: Path
         {"custom_id": f"r{i}", "method": "POST", "url": "/v1/chat/completions",
          "body": {"model": MODEL, "messages": [{"role": "user", "content": f"q {i}"}],
                   "max_tokens": 12}}
-        for i in range(30)
+        for i in range(60)
     ]  # fmt: skip
     (tmp_path / "in.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in reqs))
     out = tmp_path / "out.jsonl"
@@ -111,15 +111,15 @@ async def test_batch_ctrl_c_says_what_is_safe_and_a_rerun_resumes(tmp_path: Path
         kept = len(lines(out))
         assert code == 130, err
         assert "Traceback" not in err
-        m = re.search(r"interrupted: (\d+) of 30 results are safely written", err)
+        m = re.search(r"interrupted: (\d+) of 60 results are safely written", err)
         assert m is not None, err
-        assert int(m.group(1)) == kept < 30
+        assert int(m.group(1)) == kept < 60
         assert "run the same command again to resume" in err
 
         code, printed, err = await (await start(*argv, cwd=tmp_path)).finish()
     assert code == 0, err
     ids = [str(r["custom_id"]) for r in lines(out)]
-    assert sorted(ids) == sorted(f"r{i}" for i in range(30))  # none lost, none twice
+    assert sorted(ids) == sorted(f"r{i}" for i in range(60))  # none lost, none twice
     assert f"{kept} already done" in err and "| 2 " in printed
 
 
