@@ -34,7 +34,7 @@ async def run(base_url: str) -> str:
         ) as results:
             async for _ in results:
                 pass
-        return results.report(groqstream.SLO(ttft=0.5, tpot=0.05)).to_markdown()
+        return results.report(groqstream.SLO(ttft_ms=500, tpot_ms=50)).to_markdown()
 
 
 def main() -> None:

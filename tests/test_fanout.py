@@ -250,7 +250,7 @@ async def test_progress_callback_and_report() -> None:
     assert seen[-1].finished and seen[-1].done == 60 and seen[-1].total == 60
     assert seen[-1].p50_ttft_s is not None and seen[-1].tokens_per_s > 0
     assert len(seen) >= 2
-    r = fan.report(SLO(ttft=1.0))
+    r = fan.report(SLO(ttft_ms=1000))
     d = r.to_dict()
     assert d["completed"] == 60 and d["request_goodput"] and d["p99_ttft_ms"] > 0
     assert d["mean_queue_wait_ms"] is not None and d["loop_lag_max_ms"] is not None

@@ -35,7 +35,7 @@ def test_report_sums_up_latencies_failures_and_goodput() -> None:
         R(stream(10, 50, []), queue_wait_s=0.1),  # one token: TPOT undefined
         R(None, error=TimeoutError()),
     ]
-    rep = LatencyReport.from_results(results, slo=SLO(ttft=0.2))
+    rep = LatencyReport.from_results(results, slo=SLO(ttft_ms=200))
     assert (rep.count, rep.completed, rep.failed) == (4, 3, 1)
     assert rep.failures_by_kind == {"TimeoutError": 1}
     assert rep.ttft.count == 3 and rep.ttft.min == pytest.approx(0.05)
@@ -50,7 +50,7 @@ def test_report_sums_up_latencies_failures_and_goodput() -> None:
 
 
 def test_a_missing_value_fails_its_slo() -> None:
-    rep = LatencyReport.from_results([R(stream(0, 10, []))], slo=SLO(tpot=1.0))
+    rep = LatencyReport.from_results([R(stream(0, 10, []))], slo=SLO(tpot_ms=1000))
     assert rep.good == 0  # no TPOT with one token: the objective is not met
 
 

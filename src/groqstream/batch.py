@@ -67,8 +67,9 @@ def _line_problems(lineno: int, raw: bytes, seen: dict[str, int]) -> list[str]:
     """What is wrong with one input line (nothing for a good one); records its custom_id."""
     try:
         obj = orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
-        return [f"line {lineno}: not valid JSON ({e})"]
+    except orjson.JSONDecodeError as e:  # e.msg: orjson's own line/column would count
+        # within this one line and confuse (e.g. "line 2 column 1" at its end)
+        return [f"line {lineno}: not valid JSON ({e.msg} at column {e.colno})"]
     if not isinstance(obj, dict):
         return [f"line {lineno}: not a JSON object"]
     problems = []
@@ -187,10 +188,7 @@ def _success_line(cid: str, r: Result) -> dict[str, Any]:
     if r.reasoning is not None:
         message["reasoning"] = r.reasoning
     if r.tool_calls:
-        message["tool_calls"] = [
-            {"id": c.id, "type": c.type, "function": {"name": c.name, "arguments": c.arguments}}
-            for c in r.tool_calls
-        ]
+        message["tool_calls"] = [c.to_dict() for c in r.tool_calls]
     usage = r.usage.raw if r.usage is not None else None
     body = {
         "id": r.request_id or "",

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from functools import partial
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import anyio
@@ -38,11 +39,18 @@ from .sse import DEFAULT_MAX_EVENT_BYTES
 from .stream import ChatStream
 from .types import Completion
 
-__all__ = ["GROQ_BASE_URL", "Client", "ask", "build_messages"]
+__all__ = ["GROQ_BASE_URL", "Client", "api_key_env", "ask", "build_messages"]
 
 GROQ_BASE_URL = "https://api.groq.com/openai/v1"
 _CHAT_PATH = "/chat/completions"
 _READ_ERRORS = (aiohttp.ClientError, OSError, asyncio.IncompleteReadError)
+
+
+def api_key_env(base_url: str) -> str:
+    """The environment variable a key for `base_url` comes from: `OPENAI_API_KEY` for
+    OpenAI's own API (a Groq key must never be sent there), `GROQ_API_KEY` otherwise."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    return "OPENAI_API_KEY" if host == "api.openai.com" else "GROQ_API_KEY"
 
 
 def _timeouts(timeout: Timeouts | float | None) -> Timeouts:
@@ -60,10 +68,11 @@ class Client:
 
     Use it as ``async with Client() as client:``; it owns one aiohttp session whose
     connections are reused across calls and closed when the block ends. The key comes from
-    `GROQ_API_KEY` when not given (loopback servers need none); `base_url` ends in `/v1` and
-    defaults to Groq's, or to `GROQSTREAM_BASE_URL` when set. A key is only sent over
-    `http://` to this machine unless `allow_insecure_http=True`; TLS certificates are always
-    verified unless `verify=False` (or your own `ssl.SSLContext`) is passed.
+    `GROQ_API_KEY` when not given (`OPENAI_API_KEY` for api.openai.com; loopback servers need
+    none); `base_url` ends in `/v1` and defaults to Groq's, or to `GROQSTREAM_BASE_URL` when
+    set. A key is only sent over `http://` to this machine unless `allow_insecure_http=True`;
+    TLS certificates are always verified unless `verify=False` (or your own `ssl.SSLContext`)
+    is passed.
     """
 
     def __init__(
@@ -82,10 +91,11 @@ class Client:
         allow_insecure_http: bool = False,
     ) -> None:
         base_url = base_url or os.environ.get("GROQSTREAM_BASE_URL") or GROQ_BASE_URL
-        key = api_key if api_key is not None else os.environ.get("GROQ_API_KEY")
+        env = api_key_env(base_url)
+        key = api_key if api_key is not None else os.environ.get(env)
         if not key and not is_loopback(base_url):
             raise MissingAPIKeyError(
-                "no API key: pass Client(api_key=...) or set the GROQ_API_KEY environment "
+                f"no API key: pass Client(api_key=...) or set the {env} environment "
                 f"variable (needed for {base_url})"
             )
         if not isinstance(default_model, str) or not default_model.strip():

@@ -82,32 +82,81 @@ class Distribution:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class SLO:
-    """Service-level objectives in seconds; a request meets them if it meets every one given."""
+_SLO_KEYS = ("ttft", "tpot", "e2el")
 
-    ttft: float | None = None
-    tpot: float | None = None
-    e2el: float | None = None
+
+@dataclass(frozen=True, slots=True, init=False)
+class SLO:
+    """Service-level objectives in milliseconds, as the CLI's ``--goodput ttft:500,tpot:50``
+    and vLLM's ``--goodput`` take them: ``SLO(ttft_ms=500, tpot_ms=50)``. A request meets
+    them if it meets every one given. `ttft`, `tpot` and `e2el` read them in seconds."""
+
+    ttft_ms: float | None
+    tpot_ms: float | None
+    e2el_ms: float | None
+
+    def __init__(
+        self,
+        *,
+        ttft_ms: float | None = None,
+        tpot_ms: float | None = None,
+        e2el_ms: float | None = None,
+        **seconds: Any,
+    ) -> None:
+        if seconds:
+            given = ", ".join(f"{k}={v!r}" for k, v in seconds.items())
+            raise TypeError(
+                f"SLO takes milliseconds, with the unit in the name: SLO(ttft_ms=500, "
+                f"tpot_ms=50), not SLO({given})"
+            )
+        for key, value in (("ttft_ms", ttft_ms), ("tpot_ms", tpot_ms), ("e2el_ms", e2el_ms)):
+            if value is not None and not value > 0:
+                raise ValueError(f"SLO {key} must be a positive number of milliseconds")
+            object.__setattr__(self, key, None if value is None else float(value))
 
     @classmethod
     def parse(cls, text: str) -> SLO:
-        """Parse the CLI form ``ttft:500,tpot:50`` (milliseconds)."""
+        """Parse the CLI form ``ttft:500,tpot:50`` (milliseconds, as vLLM's ``--goodput``)."""
         values: dict[str, float] = {}
         for part in filter(None, (p.strip() for p in text.split(","))):
             key, _, ms = part.partition(":")
-            if key not in ("ttft", "tpot", "e2el") or not ms:
-                raise ValueError(f"bad SLO {part!r}: use ttft:MS, tpot:MS or e2el:MS")
-            values[key] = float(ms) / 1000
+            key = key.strip()
+            try:
+                value = float(ms)
+            except ValueError:
+                value = math.nan
+            if key not in _SLO_KEYS or not value > 0 or math.isinf(value):
+                raise ValueError(
+                    f"bad SLO {part!r}: use ttft:MS, tpot:MS or e2el:MS with a positive "
+                    "number of milliseconds, e.g. ttft:500,tpot:50"
+                )
+            values[f"{key}_ms"] = value
+        if not values:
+            raise ValueError(f"no SLO in {text!r}: use e.g. ttft:500,tpot:50 (milliseconds)")
         return cls(**values)
+
+    @property
+    def ttft(self) -> float | None:
+        """The TTFT objective in seconds."""
+        return None if self.ttft_ms is None else self.ttft_ms / 1000
+
+    @property
+    def tpot(self) -> float | None:
+        """The TPOT objective in seconds."""
+        return None if self.tpot_ms is None else self.tpot_ms / 1000
+
+    @property
+    def e2el(self) -> float | None:
+        """The E2EL objective in seconds."""
+        return None if self.e2el_ms is None else self.e2el_ms / 1000
 
     def met_by(self, m: StreamMetrics) -> bool:
         """True if a stream's metrics meet every objective given."""
         return self.met(m.ttft_s, m.tpot_s, m.e2el_s)
 
     def met(self, ttft: float | None, tpot: float | None, e2el: float | None) -> bool:
-        """True if these latencies meet every objective given; a missing one (None or NaN)
-        fails its objective."""
+        """True if these latencies (in seconds) meet every objective given; a missing one
+        (None or NaN) fails its objective."""
         for limit, value in ((self.ttft, ttft), (self.tpot, tpot), (self.e2el, e2el)):
             if limit is not None and (value is None or not value <= limit):
                 return False
@@ -116,7 +165,11 @@ class SLO:
     @property
     def empty(self) -> bool:
         """True if no objective is set."""
-        return self.ttft is None and self.tpot is None and self.e2el is None
+        return self.ttft_ms is None and self.tpot_ms is None and self.e2el_ms is None
+
+    def to_ms_dict(self) -> dict[str, float]:
+        """The objectives given, in milliseconds: ``{"ttft": 500.0, "tpot": 50.0}``."""
+        return {k: v for k in _SLO_KEYS if (v := getattr(self, f"{k}_ms")) is not None}
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ from .errors import (
 )
 from .metrics import StreamMetrics, compute_metrics
 from .sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder
-from .types import Delta, ToolCall, Usage
+from .types import Delta, ToolCall, Usage, assistant_message
 
 if TYPE_CHECKING:
     from ._transport import Transport
@@ -504,3 +504,8 @@ class ChatStream:
     def text_for(self, index: int) -> str:
         """The content text of choice `index` (for requests with n > 1)."""
         return self._asm.text(index)
+
+    def assistant_message(self) -> dict[str, Any]:
+        """The assistant message to append to `messages` for the next turn: choice 0's text
+        and tool calls, in the OpenAI wire shape (call it once the stream is finished)."""
+        return assistant_message(self.text, self.tool_calls)

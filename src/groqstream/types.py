@@ -5,12 +5,13 @@ All are slotted and cheap to build: a `Delta` is made for every token chunk on t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-__all__ = ["Completion", "Delta", "ToolCall", "Usage"]
+__all__ = ["Completion", "Delta", "ToolCall", "Usage", "assistant_message"]
 
 
 class Delta:
@@ -81,6 +82,29 @@ class ToolCall:
         """The arguments decoded from JSON (raises `orjson.JSONDecodeError` if invalid)."""
         return orjson.loads(self.arguments) if self.arguments else {}
 
+    def to_dict(self) -> dict[str, Any]:
+        """This call in the OpenAI wire shape, as an assistant message's `tool_calls` item:
+        ``{"id", "type": "function", "function": {"name", "arguments"}}``."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
+
+
+def assistant_message(text: str, tool_calls: Sequence[ToolCall] = ()) -> dict[str, Any]:
+    """The assistant message to append to `messages` for the next turn of a conversation:
+    ``{"role": "assistant", "content": ..., "tool_calls": [...]}`` with the tool calls in the
+    OpenAI wire shape. `content` is None when the reply is only tool calls, as OpenAI sends it;
+    reasoning is left out (servers do not take it back)."""
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": text if text or not tool_calls else None,
+    }
+    if tool_calls:
+        message["tool_calls"] = [c.to_dict() for c in tool_calls]
+    return message
+
 
 def _f(d: dict[str, Any], key: str) -> float | None:
     v = d.get(key)
@@ -149,3 +173,8 @@ class Completion:
     tool_calls: list[ToolCall] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
     attempts: int = 1
+
+    def assistant_message(self) -> dict[str, Any]:
+        """The assistant message to append to `messages` for the next turn (tool calls in
+        the OpenAI wire shape); see `groqstream.types.assistant_message`."""
+        return assistant_message(self.text, self.tool_calls)

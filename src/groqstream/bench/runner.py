@@ -82,8 +82,14 @@ async def run_sweep(
     cfg: SweepConfig,
     *,
     on_progress: Callable[[int, Progress], None] | None = None,
+    on_level: Callable[[LevelResult], None] | None = None,
 ) -> list[LevelResult]:
-    """Run every level in turn (a short warm-up first) and return their results."""
+    """Run every level in turn (a short warm-up first) and return their results.
+
+    `on_progress(level, progress)` is called as a level runs; `on_level(result)` as soon as
+    a level finishes, so a caller can print its row at once (and keep the finished levels
+    when the sweep is interrupted).
+    """
     await client.complete(model=cfg.model, prompt="warm up", max_tokens=1)
     levels = []
     for level in cfg.concurrency:
@@ -99,5 +105,8 @@ async def run_sweep(
             on_progress=progress,
         )
         results = await fan.collect()
-        levels.append(LevelResult(level, results, fan.report(cfg.slo)))
+        lv = LevelResult(level, results, fan.report(cfg.slo))
+        levels.append(lv)
+        if on_level is not None:
+            on_level(lv)
     return levels

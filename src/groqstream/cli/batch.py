@@ -1,65 +1,153 @@
-"""`groqstream batch`: run a Batch API JSONL file, resumably, with a progress line."""
+"""`groqstream batch`: run a Batch API JSONL file, resumably, with live progress."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
-from ..batch import BatchInputError, run_batch
-from ._term import Style
-from .progress import ProgressLine
+import orjson
+
+from ..batch import BatchInputError, BatchSummary, errors_path_for, run_batch
+from ..bench.output import summary_fields
+from ..bench.table import columns, notes, table
+from ..fanout import Progress
+from .args import (
+    add_command,
+    add_target_options,
+    existing_file,
+    make_client,
+    new_file_in_existing_dir,
+    positive_float,
+    positive_int,
+)
+from .errors import UsageError
+from .progress import Snapshot, live_progress
+from .term import Out
 
 __all__ = ["add_parser"]
 
 
 def add_parser(sub: Any) -> None:
     """Register `batch`."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "batch",
         help="run a Batch-API JSONL file; re-run the same command to resume after a crash",
         description=(
             "Read OpenAI/Groq Batch API input lines (custom_id, method, url, body), write one "
             "Batch API output line per request to OUTPUT (failures to OUTPUT.errors.jsonl). "
-            "Lines already written are skipped, so a killed run resumes where it stopped."
+            "Lines already written are skipped, so a killed run resumes where it stopped. "
+            "At the end it prints the same table as `groqstream bench`."
         ),
+        example="groqstream batch requests.jsonl results.jsonl --concurrency 64 --rpm 1000 "
+        "--report report.json",
     )
     p.add_argument("input", help="input JSONL (Batch API request lines)")
     p.add_argument("output", help="output JSONL (appended to; resumable)")
-    p.add_argument("--concurrency", "-c", type=int, default=64)
-    p.add_argument("--rpm", type=float, default=None, help="requests-per-minute budget")
-    p.add_argument("--tpm", type=float, default=None, help="tokens-per-minute budget")
-    p.add_argument("--base-url", default=None, help="OpenAI-compatible base URL ending in /v1")
-    p.add_argument("--model", "-m", default=None, help="model for lines whose body has none")
-    p.add_argument("--report", default=None, help="write the latency report as JSON here")
+    p.add_argument(
+        "--concurrency",
+        "-c",
+        type=positive_int,
+        default=64,
+        metavar="N",
+        help="requests in flight at once",
+    )
+    p.add_argument(
+        "--rpm", type=positive_float, default=None, metavar="N", help="requests-per-minute budget"
+    )
+    p.add_argument(
+        "--tpm", type=positive_float, default=None, metavar="N", help="tokens-per-minute budget"
+    )
+    add_target_options(p, model=None)
+    p.add_argument(
+        "--report",
+        default=None,
+        metavar="PATH",
+        help="write the latency report as JSON here (vLLM field names, as bench's)",
+    )
     p.set_defaults(func=_batch)
 
 
-async def _batch(args: argparse.Namespace) -> int:
-    style = Style(sys.stderr)
-    try:
-        summary = await run_batch(
-            args.input,
-            args.output,
-            base_url=args.base_url,
-            model=args.model,
-            concurrency=args.concurrency,
-            requests_per_minute=args.rpm,
-            tokens_per_minute=args.tpm,
-            report_path=args.report,
-            on_progress=ProgressLine(),
-        )
-    except BatchInputError as e:
-        print(style.red("groqstream batch: ") + str(e), file=sys.stderr)
-        return 2
-    print(
-        f"\n{summary.total} requests: {summary.skipped} already done, "
-        f"{style.green(str(summary.succeeded))} succeeded, "
-        + (style.red(f"{summary.failed} failed") if summary.failed else "0 failed")
-        + f" → {summary.output_path}"
-        + (f" (errors: {summary.errors_path})" if summary.failed else ""),
-        file=sys.stderr,
+def _lines(path: Path) -> int:
+    """Complete non-blank lines in `path` (0 if it does not exist)."""
+    if not path.exists():
+        return 0
+    with path.open("rb") as f:
+        return sum(1 for raw in f if raw.strip() and raw.endswith(b"\n"))
+
+
+def _requests_in(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(1 for raw in f if raw.strip())
+
+
+def _finish(
+    summary: BatchSummary, args: argparse.Namespace, report: Path | None, base_url: str
+) -> int:
+    err = Out(sys.stderr)
+    failed = f"{summary.failed:,} failed" if summary.failed else "0 failed"
+    err.line(
+        f"{summary.total:,} requests: {summary.skipped:,} already done, "
+        f"{summary.succeeded:,} succeeded, {failed} → {summary.output_path}"
+        + (f" (failures: {summary.errors_path})" if summary.failed else ""),
+        "red" if summary.failed else None,
+    )
+    d = summary_fields(
+        summary.report,
+        concurrency=args.concurrency,
+        base_url=base_url,
+        model=args.model,
+        num_prompts=summary.succeeded + summary.failed,
     )
     if summary.succeeded or summary.failed:
-        print(summary.report.to_markdown(), file=sys.stderr)
+        print(table([d], columns(goodput=False)))
+        for line in notes(d, f"c={args.concurrency}"):
+            print(line)
+    if report is not None:
+        report.write_bytes(orjson.dumps(d, option=orjson.OPT_INDENT_2))
+        err.line(f"wrote {report}", "dim")
     return 1 if summary.failed else 0
+
+
+async def _batch(args: argparse.Namespace) -> int:
+    src = existing_file(args.input, "input file")
+    out = new_file_in_existing_dir(args.output, "output file")
+    report = new_file_in_existing_dir(args.report, "report file") if args.report else None
+    errs = errors_path_for(out)
+    total = _requests_in(src)
+    already = _lines(out) + _lines(errs)
+    progress = live_progress()
+
+    def on_progress(p: Progress) -> None:
+        progress.update(Snapshot.of(p, label="batch", total=total, already=already))
+
+    client = make_client(args)
+    try:
+        async with client:
+            summary = await run_batch(
+                src,
+                out,
+                client=client,
+                model=args.model,
+                concurrency=args.concurrency,
+                requests_per_minute=args.rpm,
+                tokens_per_minute=args.tpm,
+                on_progress=on_progress,
+            )
+    except BatchInputError as e:
+        raise UsageError(str(e), "nothing was sent: fix these lines and run again") from None
+    except asyncio.CancelledError:
+        progress.close()
+        written = _lines(out) + _lines(errs)
+        Out(sys.stderr).line(
+            f"interrupted: {written:,} of {total:,} results are safely written ({out}, "
+            f"failures in {errs}); run the same command again to resume",
+            "yellow",
+        )
+        raise
+    finally:
+        progress.close()
+    return _finish(summary, args, report, client.base_url)

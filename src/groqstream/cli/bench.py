@@ -10,47 +10,127 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from ..bench.output import bench_meta, summary_fields, write_outputs
 from ..bench.runner import LevelResult, SweepConfig, run_sweep
-from ..client import Client
+from ..bench.table import Column, columns, header, notes, row
 from ..fanout import Progress
 from ..models import DEFAULT_MODEL
 from ..report import SLO
-from ._term import Style
-from .progress import ProgressLine
+from .args import (
+    add_command,
+    add_target_options,
+    concurrency_levels,
+    make_client,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    slo_ms,
+)
+from .errors import CommandError, UsageError
+from .progress import LiveProgress, Snapshot, live_progress
+from .term import Out, has_module
 
-__all__ = ["add_parser", "level_table"]
+__all__ = ["add_parser"]
+
+NO_PLOTLY = (
+    "note: report.html needs the report extra (pip install 'groqstream[report]'); the JSON "
+    "files are written, and `groqstream report {out} --html` draws it later"
+)
 
 
 def add_parser(sub: Any) -> None:
     """Register `bench`."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "bench",
         help="measure TTFT/ITL/TPOT/E2EL and throughput across concurrency levels",
         description="Sweep concurrency levels against an endpoint and report latency "
-        "percentiles, throughput and goodput, with vLLM-compatible JSON output.",
+        "percentiles, throughput and goodput; --out writes vLLM-named JSON, one JSONL line "
+        "per request and a self-contained HTML report.",
+        example="groqstream bench --base-url http://localhost:8000/v1 -m M --concurrency 1,4,16,64"
+        " \\\n    --requests 200 --goodput ttft:500,tpot:50 --out out/\n"
+        "groqstream bench --simulate --out out/      # the embedded server: no key, no network",
     )
-    p.add_argument("--base-url", default=None, help="OpenAI-compatible base URL ending in /v1")
-    p.add_argument("--model", "-m", default=DEFAULT_MODEL)
-    p.add_argument("--concurrency", default="1,4,16,64", help="comma-separated levels")
-    p.add_argument("--requests", type=int, default=200, help="requests per level")
-    p.add_argument("--input-tokens", type=int, default=128)
-    p.add_argument("--output-tokens", type=int, default=128)
+    add_target_options(p, model=DEFAULT_MODEL)
     p.add_argument(
-        "--rate", type=float, default=None, help="request rate (req/s); default: all at once"
+        "--concurrency",
+        "-c",
+        type=concurrency_levels,
+        default="1,4,16,64",
+        metavar="LEVELS",
+        help="comma-separated concurrency levels",
     )
-    p.add_argument("--burstiness", type=float, default=1.0, help="gamma shape: 1 = Poisson")
-    p.add_argument("--duration", type=float, default=None, help="stop a level after S seconds")
-    p.add_argument("--goodput", default=None, help="SLOs in ms, e.g. ttft:500,tpot:50")
-    p.add_argument("--out", default=None, help="write JSON, JSONL and plots to this directory")
+    p.add_argument(
+        "--requests", type=positive_int, default=200, metavar="N", help="requests per level"
+    )
+    p.add_argument(
+        "--input-tokens",
+        type=positive_int,
+        default=128,
+        metavar="N",
+        help="prompt length, in tokens",
+    )
+    p.add_argument(
+        "--output-tokens",
+        type=positive_int,
+        default=128,
+        metavar="N",
+        help="max_tokens of each request",
+    )
+    p.add_argument(
+        "--rate",
+        type=positive_float,
+        default=None,
+        metavar="REQ_PER_S",
+        help="arrival rate in requests/s (gamma process; default: all at once)",
+    )
+    p.add_argument(
+        "--burstiness",
+        type=positive_float,
+        default=1.0,
+        metavar="B",
+        help="gamma shape: 1 = Poisson",
+    )
+    p.add_argument(
+        "--duration",
+        type=positive_float,
+        default=None,
+        metavar="S",
+        help="stop each level after S seconds",
+    )
+    p.add_argument(
+        "--goodput",
+        type=slo_ms,
+        default=None,
+        metavar="SLO",
+        help="SLOs in milliseconds for goodput, e.g. ttft:500,tpot:50 (keys ttft, tpot, e2el)",
+    )
+    p.add_argument("--out", default=None, metavar="DIR", help="write JSON, JSONL and report.html")
     p.add_argument("--simulate", action="store_true", help="run against the embedded server")
-    p.add_argument("--sim-ttft", type=float, default=0.05, help="simulated TTFT (s)")
-    p.add_argument("--sim-tps", type=float, default=500.0, help="simulated tokens/s per stream")
+    p.add_argument(
+        "--sim-ttft",
+        type=non_negative_float,
+        default=0.05,
+        metavar="S",
+        help="simulated TTFT, seconds",
+    )
+    p.add_argument(
+        "--sim-tps",
+        type=positive_float,
+        default=500.0,
+        metavar="TPS",
+        help="simulated tokens/s per stream",
+    )
     p.set_defaults(func=_bench)
 
 
 @contextlib.asynccontextmanager
-async def _simulated(ttft: float, tps: float) -> AsyncIterator[str]:
-    """The simulated server in its own process, so it does not share the client's CPU."""
+async def _simulated(args: argparse.Namespace) -> AsyncIterator[str]:
+    """The simulated server in its own process, so it does not share the client's CPU.
+
+    It runs in its own session (a Ctrl-C in the terminal reaches only us, and we stop it
+    after saving what finished) and exits when its stdin closes, even if we are killed.
+    """
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -59,84 +139,146 @@ async def _simulated(ttft: float, tps: float) -> AsyncIterator[str]:
         "--port",
         "0",
         "--ttft",
-        str(ttft),
+        str(args.sim_ttft),
         "--tps",
-        str(tps),
+        str(args.sim_tps),
+        "--output-tokens",
+        str(args.output_tokens),
+        "--exit-with-stdin",
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
+        start_new_session=True,
     )
     try:
         assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-        url = next(w for w in line.split() if w.startswith("http"))
+        line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+        url = next((w for w in line.split() if w.startswith("http")), None)
+        if url is None:
+            raise CommandError("the simulated server did not start (see its message above)")
         yield url
     finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
         if proc.returncode is None:
             proc.terminate()
         await proc.wait()
 
 
-def level_table(lv: LevelResult, style: Style) -> str:
-    """One level's figures as a Markdown table plus its caveats."""
-    r = lv.report
-    head = (
-        f"{style.bold(f'concurrency {lv.concurrency}')}: {r.completed} ok, {r.failed} failed, "
-        f"{r.request_throughput:.2f} req/s, {r.output_throughput:,.0f} output tok/s"
-    )
-    if r.request_goodput is not None:
-        head += f", goodput {r.request_goodput:.2f} req/s ({r.good}/{r.completed} within SLO)"
-    rows = [head, "", "| ms | p50 | p90 | p99 | mean |", "|---|---:|---:|---:|---:|"]
-    for name, d in (("TTFT", r.ttft), ("ITL", r.itl), ("TPOT", r.tpot), ("E2EL", r.e2el)):
-        if d.count:
-            rows.append(
-                f"| {name} | {d.p50 * 1000:.2f} | {d.p90 * 1000:.2f} | {d.p99 * 1000:.2f} | "
-                f"{d.mean * 1000:.2f} |"
-            )
-    split = lv.server_split()
-    if split:
-        rows.append(
-            f"\nE2EL {split['e2el_ms']:.0f} ms = server {split['server_ms']:.0f} ms + network, "
-            f"queue and client {split['network_queue_ms']:.0f} ms (mean)"
+def _out_dir(out: str | None) -> Path | None:
+    """Check `--out` before the sweep: a directory, created now if missing."""
+    if out is None:
+        return None
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise UsageError(
+            f"--out {out!r} is an existing file; --out takes a directory (created if missing)"
         )
-    if r.failures_by_kind:
-        rows.append("errors: " + ", ".join(f"{k} × {v}" for k, v in r.failures_by_kind.items()))
-    if r.client_bound:
-        rows.append(style.yellow("warning: " + r.warnings()[0]))
-    return "\n".join(rows)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"--out {out!r}: cannot create the directory ({e.strerror})") from None
+    return path
 
 
-async def _bench(args: argparse.Namespace) -> int:
-    style = Style(sys.stdout)
-    levels = [int(x) for x in args.concurrency.split(",") if x.strip()]
-    cfg = SweepConfig(
+class _Sweep:
+    """The live side of a sweep: progress line, a row per finished level, the finished levels."""
+
+    def __init__(self, cfg: SweepConfig, base_url: str) -> None:
+        self.cfg = cfg
+        self.base_url = base_url
+        self.progress: LiveProgress = live_progress()
+        self.cols: list[Column] = columns(goodput=not cfg.slo.empty)
+        self.finished: list[LevelResult] = []
+        self.summaries: list[dict[str, Any]] = []
+
+    @property
+    def current(self) -> int | None:
+        """The level running now (the first not finished), if any."""
+        levels = self.cfg.concurrency
+        return levels[len(self.finished)] if len(self.finished) < len(levels) else None
+
+    def on_progress(self, level: int, p: Progress) -> None:
+        total = None if self.cfg.duration else self.cfg.requests
+        self.progress.update(Snapshot.of(p, label=f"c={level}", total=total))
+
+    def on_level(self, lv: LevelResult) -> None:
+        summary = summary_fields(
+            lv.report,
+            concurrency=lv.concurrency,
+            base_url=self.base_url,
+            model=self.cfg.model,
+            num_prompts=len(lv.results),
+        )
+        summary["server_split_ms"] = lv.server_split()
+        if not self.finished:
+            self.progress.above(header(self.cols))
+        self.finished.append(lv)
+        self.summaries.append(summary)
+        self.progress.above(row(summary, self.cols))
+
+
+def _config(args: argparse.Namespace) -> SweepConfig:
+    return SweepConfig(
         model=args.model,
-        concurrency=levels,
+        concurrency=args.concurrency,
         requests=args.requests,
         input_tokens=args.input_tokens,
         output_tokens=args.output_tokens,
         rate=args.rate,
         burstiness=args.burstiness,
         duration=args.duration,
-        slo=SLO.parse(args.goodput) if args.goodput else SLO(),
+        slo=args.goodput or SLO(),
     )
-    bar = ProgressLine()
 
-    def progress(level: int, p: Progress) -> None:
-        bar(p)
 
+def _save(sweep: _Sweep, out: Path, meta: dict[str, Any], err: Out) -> None:
+    written = write_outputs(
+        out, sweep.cfg, sweep.finished, sweep.base_url, meta=meta, html=has_module("plotly")
+    )
+    err.line(f"wrote {', '.join(p.name for p in written)} to {out}", "dim")
+    if not has_module("plotly"):
+        err.line(NO_PLOTLY.format(out=out), "yellow")
+
+
+def _interrupted(sweep: _Sweep, out: Path | None, meta: dict[str, Any], err: Out) -> None:
+    sweep.progress.close()
+    where = f" during c={sweep.current}" if sweep.current is not None else ""
+    done = ", ".join(f"c={lv.concurrency}" for lv in sweep.finished)
+    if not sweep.finished:
+        err.line(f"interrupted{where}: no level had finished, nothing written", "yellow")
+        return
+    if out is None:
+        err.line(f"interrupted{where}: finished levels {done} are shown above", "yellow")
+        return
+    err.line(f"interrupted{where}: saving the finished levels ({done})", "yellow")
+    _save(sweep, out, meta, err)
+
+
+async def _bench(args: argparse.Namespace) -> int:
+    out = _out_dir(args.out)
+    err = Out(sys.stderr)
+    if out is not None and not has_module("plotly"):
+        err.line(NO_PLOTLY.format(out=out), "yellow")
+    cfg = _config(args)
     async with contextlib.AsyncExitStack() as stack:
-        base_url = args.base_url
+        simulated = None
         if args.simulate:
-            base_url = await stack.enter_async_context(_simulated(args.sim_ttft, args.sim_tps))
-        client = await stack.enter_async_context(Client(base_url=base_url))
-        print(
-            style.dim(f"groqstream bench → {client.base_url} · model {cfg.model}"), file=sys.stderr
-        )
-        results = await run_sweep(client, cfg, on_progress=progress)
-    for lv in results:
-        print("\n" + level_table(lv, style))
-    if args.out:
-        from ..bench.output import write_outputs
-
-        written = write_outputs(Path(args.out), cfg, results, client.base_url)
-        print(style.dim(f"\nwrote {', '.join(str(p) for p in written)}"), file=sys.stderr)
-    return 0 if all(lv.report.failed == 0 for lv in results) else 1
+            args.base_url = await stack.enter_async_context(_simulated(args))
+            simulated = {"ttft_ms": args.sim_ttft * 1000, "tokens_per_s": args.sim_tps}
+        client = await stack.enter_async_context(make_client(args))
+        err.line(f"groqstream bench → {client.base_url} · model {cfg.model}", "dim")
+        meta = bench_meta(cfg, client.base_url, simulated=simulated)
+        sweep = _Sweep(cfg, client.base_url)
+        try:
+            await run_sweep(client, cfg, on_progress=sweep.on_progress, on_level=sweep.on_level)
+        except asyncio.CancelledError:
+            _interrupted(sweep, out, meta, err)
+            raise
+        finally:
+            sweep.progress.close()
+    for summary in sweep.summaries:
+        for line in notes(summary, f"c={summary['max_concurrency']}"):
+            print(line)
+    if out is not None:
+        _save(sweep, out, meta, err)
+    return 0 if all(lv.report.failed == 0 for lv in sweep.finished) else 1

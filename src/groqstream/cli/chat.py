@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from typing import Any
 
 from .._stats import percentile
+from ..bench.fmt import rate, seconds_as_ms
 from ..client import Client
 from ..metrics import StreamMetrics
 from ..models import DEFAULT_MODEL
-from ._term import Style, fmt_ms
+from ..stream import ChatStream
+from .args import (
+    add_command,
+    add_target_options,
+    make_client,
+    model_name,
+    non_negative_float,
+    positive_float,
+    positive_int,
+)
+from .term import Out
 
 __all__ = ["add_parsers", "metrics_line", "stream_to_terminal"]
 
@@ -19,46 +31,64 @@ DEMO_PROMPT = "Explain in a few sentences why streaming tokens makes a chat UI f
 
 def add_parsers(sub: Any) -> None:
     """Register `chat` and `demo`."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "chat",
         help="stream one answer to the terminal, then its latency metrics",
-        description="Stream a chat completion token by token, then print TTFT, ITL and tokens/s.",
+        description="Stream a chat completion token by token, then print TTFT, ITL, TPOT, "
+        "tokens/s and E2EL (and the server's own timings when it reports them). Reasoning is "
+        "dimmed on a terminal and goes to stderr when stdout is piped.",
+        example='groqstream chat "Why is the sky blue?" -m openai/gpt-oss-20b --max-tokens 200',
     )
     p.add_argument("prompt", help="the user message ('-' reads it from stdin)")
-    p.add_argument("--model", "-m", default=DEFAULT_MODEL)
+    add_target_options(p, model=DEFAULT_MODEL)
     p.add_argument("--system", "-s", default=None, help="a system prompt")
-    p.add_argument("--base-url", default=None, help="OpenAI-compatible base URL ending in /v1")
-    p.add_argument("--max-tokens", type=int, default=None)
-    p.add_argument("--temperature", type=float, default=None)
     p.add_argument(
-        "--reasoning-format", default=None, help="Groq: parsed, raw or hidden (reasoning models)"
+        "--max-tokens",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="cap on output tokens (reasoning too)",
+    )
+    p.add_argument(
+        "--temperature", type=non_negative_float, default=None, metavar="T", help="sampling"
+    )
+    p.add_argument(
+        "--reasoning-format",
+        choices=("parsed", "raw", "hidden"),
+        default=None,
+        help="Groq reasoning models: how reasoning is returned",
     )
     p.add_argument("--json", action="store_true", help="print the metrics as JSON at the end")
     p.set_defaults(func=_chat)
 
-    d = sub.add_parser(
+    d = add_command(
+        sub,
         "demo",
         help="stream an answer from the embedded simulated server (no key, no network)",
         description="Start the simulated Groq-like server in-process and stream from it.",
+        example="groqstream demo --tps 300 --ttft 0.12",
     )
-    d.add_argument("prompt", nargs="?", default=DEMO_PROMPT)
-    d.add_argument("--model", "-m", default=DEFAULT_MODEL)
-    d.add_argument("--tps", type=float, default=300.0, help="simulated tokens per second")
-    d.add_argument("--ttft", type=float, default=0.12, help="simulated time to first token (s)")
-    d.add_argument("--output-tokens", type=int, default=90)
+    d.add_argument("prompt", nargs="?", default=DEMO_PROMPT, help="the user message")
+    d.add_argument("--model", "-m", type=model_name, default=DEFAULT_MODEL, help="model name")
+    d.add_argument("--tps", type=positive_float, default=300.0, help="simulated tokens/s")
+    d.add_argument(
+        "--ttft", type=non_negative_float, default=0.12, help="simulated time to first token, s"
+    )
+    d.add_argument("--output-tokens", type=positive_int, default=90, help="answer length")
     d.set_defaults(func=_demo)
 
 
-def metrics_line(m: StreamMetrics, style: Style) -> str:
+def metrics_line(m: StreamMetrics, out: Out) -> str:
     """One line of a stream's key figures: TTFT, ITL p50, tokens/s, and server timings."""
     itl = sorted(m.itl_s)
     parts = [
-        f"TTFT {style.bold(fmt_ms(m.ttft_s))}",
-        f"ITL p50 {fmt_ms(percentile(itl, 50) if itl else None)}",
-        f"TPOT {fmt_ms(m.tpot_s)}",
-        f"{m.output_tokens_per_s or 0:,.0f} tok/s",
-        f"{m.output_tokens} tokens",
-        f"E2EL {fmt_ms(m.e2el_s)}",
+        f"TTFT {seconds_as_ms(m.ttft_s)}",
+        f"ITL p50 {seconds_as_ms(percentile(itl, 50) if itl else None)}",
+        f"TPOT {seconds_as_ms(m.tpot_s)}",
+        f"{rate(m.output_tokens_per_s or 0)} tok/s",
+        f"{m.output_tokens:,} tokens",
+        f"E2EL {seconds_as_ms(m.e2el_s)}",
     ]
     line = " · ".join(parts)
     server = [
@@ -71,36 +101,57 @@ def metrics_line(m: StreamMetrics, style: Style) -> str:
         if v is not None
     ]
     if server:
-        line += style.dim(" | server: " + ", ".join(f"{k} {fmt_ms(v)}" for k, v in server))
+        line += " | server: " + ", ".join(f"{k} {seconds_as_ms(v)}" for k, v in server)
         if m.network_s is not None:
-            line += style.dim(f", network+client {fmt_ms(m.network_s)}")
+            line += f", network+client {seconds_as_ms(m.network_s)}"
     return line
 
 
+async def _print_deltas(s: ChatStream, out: Out) -> None:
+    """Write the answer as it arrives: reasoning dimmed on a terminal (to stderr when not)."""
+    thinking = False
+    async for delta in s:
+        if delta.reasoning:
+            if out.styled:
+                out.write(delta.reasoning, "dim")
+            else:
+                sys.stderr.write(delta.reasoning)
+                sys.stderr.flush()
+            thinking = True
+        if delta.content:
+            if thinking:
+                (out.stream if out.styled else sys.stderr).write("\n\n")
+                thinking = False
+            out.write(delta.content)
+        out.flush()
+    for call in s.tool_calls:
+        out.write("\n")
+        out.write("tool call", "cyan")
+        out.write(f" {call.name}({call.arguments})")
+
+
+def _interrupted_line(s: ChatStream, err: Out) -> None:
+    m = s.metrics
+    if m.ttft_s is None:
+        err.line("── interrupted before the first token arrived", "yellow")
+        return
+    err.line(f"── interrupted after {m.chunks:,} chunks · " + metrics_line(m, err), "yellow")
+
+
 async def stream_to_terminal(client: Client, *, json_out: bool = False, **kwargs: Any) -> int:
-    """Stream one completion to stdout (reasoning dimmed, or to stderr when piped)."""
-    out = sys.stdout
-    style = Style(out)
-    in_reasoning = False
-    async with client.stream(**kwargs) as s:
-        async for delta in s:
-            if delta.reasoning:
-                if style.enabled:
-                    out.write(style.dim(delta.reasoning))
-                else:
-                    sys.stderr.write(delta.reasoning)
-                in_reasoning = True
-            if delta.content:
-                if in_reasoning:
-                    (out if style.enabled else sys.stderr).write("\n\n")
-                    in_reasoning = False
-                out.write(delta.content)
-            out.flush()
-        for call in s.tool_calls:
-            out.write(f"\n{style.cyan('tool call')} {call.name}({call.arguments})")
-    out.write("\n")
-    err_style = Style(sys.stderr)
-    print(err_style.dim("─" * 8) + " " + metrics_line(s.metrics, err_style), file=sys.stderr)
+    """Stream one completion to stdout, then its metrics line on stderr; Ctrl-C ends the
+    line and prints the metrics of what arrived."""
+    out, err = Out(sys.stdout), Out(sys.stderr)
+    s = client.stream(**kwargs)
+    try:
+        async with s:
+            await _print_deltas(s, out)
+    except asyncio.CancelledError:
+        out.line()
+        _interrupted_line(s, err)
+        raise
+    out.line()
+    err.line("──────── " + metrics_line(s.metrics, err), "dim")
     if json_out:
         import orjson
 
@@ -120,7 +171,7 @@ async def _chat(args: argparse.Namespace) -> int:
         params["temperature"] = args.temperature
     if args.reasoning_format is not None:
         params["reasoning_format"] = args.reasoning_format
-    async with Client(base_url=args.base_url) as client:
+    async with make_client(args) as client:
         return await stream_to_terminal(
             client,
             json_out=args.json,
@@ -134,16 +185,17 @@ async def _chat(args: argparse.Namespace) -> int:
 async def _demo(args: argparse.Namespace) -> int:
     from ..testing import SimulatedServer
 
-    style = Style(sys.stderr)
+    err = Out(sys.stderr)
     async with SimulatedServer(
         ttft=args.ttft, tokens_per_second=args.tps, output_tokens=args.output_tokens
     ) as server:
-        print(
-            style.dim(f"groqstream demo · simulated Groq server at {server.base_url} · ")
-            + style.dim(f"model {args.model}, {args.tps:g} tok/s, TTFT {args.ttft * 1000:g} ms"),
-            file=sys.stderr,
+        err.line(
+            f"groqstream demo · simulated Groq server at {server.base_url} · model {args.model}, "
+            f"{args.tps:g} tok/s, TTFT {args.ttft * 1000:g} ms",
+            "dim",
         )
-        print(style.bold("> ") + args.prompt + "\n", file=sys.stderr)
+        err.write("> ", "bold")
+        err.line(args.prompt + "\n")
         async with Client(base_url=server.base_url) as client:
             # One tiny warm-up request first, so the figures shown are steady-state ones and
             # not the first-call costs of an in-process server sharing the client's loop.
