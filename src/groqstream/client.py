@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import orjson
 
+from . import _hooks
 from ._transport import RetryPolicy, Timeouts, Transport, is_loopback
 from .errors import (
     ConfigError,
@@ -208,31 +209,41 @@ class Client:
     ) -> Completion:
         """A non-streaming chat completion (retried like a stream; `total` timeout applies)."""
         body = self._body(model, messages, prompt, system, params, stream=False)
+        obs = _hooks.begin("complete", body, self.base_url) if _hooks.observers else None
         t = self.timeouts
         attempt = 0
-        while True:
-            attempt += 1
-            start = time.perf_counter_ns()
-            try:
-                with anyio.fail_after(t.total):
-                    resp = await self._transport.post(
-                        "/chat/completions", body, stream=False, limit=None
-                    )
-                    try:
-                        raw = await resp.read()
-                    finally:
-                        resp.release()
-                end = time.perf_counter_ns()
-                return _completion(raw, resp.headers.get("x-request-id"), start, end, attempt)
-            except TimeoutError:
-                raise TotalTimeout(
-                    f"no complete reply within {t.total}s", timeout=t.total
-                ) from None
-            except GroqStreamError as e:
-                delay = self.retry_policy.delay(attempt, e)
-                if delay is None:
-                    raise
-                await anyio.sleep(delay)
+        try:
+            while True:
+                attempt += 1
+                start = time.perf_counter_ns()
+                try:
+                    with anyio.fail_after(t.total):
+                        resp = await self._transport.post(
+                            "/chat/completions", body, stream=False, limit=None
+                        )
+                        try:
+                            raw = await resp.read()
+                        finally:
+                            resp.release()
+                    end = time.perf_counter_ns()
+                    done = _completion(raw, resp.headers.get("x-request-id"), start, end, attempt)
+                    if obs is not None:
+                        obs.end(done)
+                    return done
+                except TimeoutError:
+                    raise TotalTimeout(
+                        f"no complete reply within {t.total}s", timeout=t.total
+                    ) from None
+                except GroqStreamError as e:
+                    delay = self.retry_policy.delay(attempt, e)
+                    _hooks.attempt_failed(obs, None, attempt, e, delay)
+                    if delay is None:
+                        raise
+                    await anyio.sleep(delay)
+        except BaseException as e:  # any exit but the return above: failed, cancelled
+            if obs is not None:
+                obs.end(None, e)
+            raise
 
 
 def _completion(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import anyio
 
+from . import _hooks
 from .chunks import ChunkAssembler
 from .errors import (
     APITimeoutError,
@@ -209,6 +210,7 @@ class ChatStream:
         self.attempts = 0
         self.status: int | None = None
         self.headers: dict[str, str] = {}
+        self._obs: _hooks.Request | None = None  # set only while an observer is registered
 
     def __repr__(self) -> str:
         state = "finished" if self._finished else "closed" if self._closed else "open"
@@ -267,6 +269,8 @@ class ChatStream:
             self._resp = None
             self._reader = None
         self._closed = True
+        if self._obs is not None and (self._delivered or self._finished):
+            self._obs.end(self)
 
     async def aclose(self) -> None:
         """Async alias of `close`, for `contextlib.aclosing` and similar."""
@@ -276,6 +280,8 @@ class ChatStream:
         resp = getattr(self, "_resp", None)
         if resp is not None and not resp.closed:
             resp.close()
+        if getattr(self, "_obs", None) is not None:
+            _hooks.collected(self._obs, self)
 
     # --- opening, with retries before the first delta ------------------------------------
 
@@ -284,6 +290,8 @@ class ChatStream:
         if self._opened:
             return
         self._opened = True
+        if _hooks.observers:
+            self._obs = _hooks.begin("stream", self._body, self._transport.base_url)
         attempt = 0
         while True:
             attempt += 1
@@ -295,11 +303,14 @@ class ChatStream:
                 return
             except GroqStreamError as e:
                 delay = self._retry.delay(attempt, e)
+                _hooks.attempt_failed(self._obs, self, attempt, e, delay)
                 if delay is None or self._delivered:
                     raise
                 self._reset_for_retry()
                 await anyio.sleep(delay)
             except BaseException:
+                if self._obs is not None:
+                    self._obs.end(self)  # cancelled (or broken) before the first delta
                 self.close()
                 raise
 
@@ -343,6 +354,8 @@ class ChatStream:
         try:
             return await self._fill()
         except GroqStreamError as e:
+            if self._obs is not None and self._delivered:
+                self._obs.end(self, e)  # mid-stream; before that, start() decides on retries
             self.close()
             e.partial_text = self._asm.text()
             e.partial_reasoning = self._asm.reasoning() or ""
