@@ -55,6 +55,9 @@ class Recorder:
     def names(self) -> list[str]:
         return [e[0] for e in self.events]
 
+    def last(self) -> tuple[Any, ...]:
+        return self.events[-1]
+
 
 @pytest.fixture
 def rec() -> Iterator[Recorder]:
@@ -94,7 +97,7 @@ async def test_stream_iterated_without_async_with_ends_when_it_finishes(
     async for _ in s:
         pass
     assert rec.names() == ["begin", "end"]  # at the end of the stream, not at collection
-    assert rec.events[-1] == ("end", ChatStream, type(None), True)
+    assert rec.last() == ("end", ChatStream, type(None), True)
 
 
 async def test_429_then_success_is_one_retry_then_one_end(
@@ -105,7 +108,7 @@ async def test_429_then_success_is_one_retry_then_one_end(
         await s.until_done()
     assert rec.events[1] == ("retry", 1, RateLimitError, 0.01)
     assert rec.names() == ["begin", "retry", "end"]
-    assert rec.events[-1] == ("end", ChatStream, type(None), True)
+    assert rec.last() == ("end", ChatStream, type(None), True)
 
 
 async def test_error_before_the_stream_ends_it_with_the_error(
@@ -116,7 +119,7 @@ async def test_error_before_the_stream_ends_it_with_the_error(
         async with client.stream(model=MODEL, prompt="hi"):
             pass
     assert rec.names() == ["begin", "end"]
-    assert rec.events[-1] == ("end", ChatStream, BadRequestError, False)
+    assert rec.last() == ("end", ChatStream, BadRequestError, False)
 
 
 async def test_cut_mid_stream_ends_with_the_error_once(
@@ -127,7 +130,7 @@ async def test_cut_mid_stream_ends_with_the_error_once(
         async with client.stream(model=MODEL, prompt="hi") as s:
             await s.until_done()
     assert rec.names() == ["begin", "end"]
-    assert rec.events[-1] == ("end", ChatStream, StreamInterrupted, False)
+    assert rec.last() == ("end", ChatStream, StreamInterrupted, False)
 
 
 async def test_break_inside_async_with(rec: Recorder, slow_server: SimulatedServer) -> None:
@@ -136,7 +139,7 @@ async def test_break_inside_async_with(rec: Recorder, slow_server: SimulatedServ
             async for _ in s:
                 break
         assert rec.names() == ["begin", "end"]
-        assert rec.events[-1] == ("end", ChatStream, type(None), False)
+        assert rec.last() == ("end", ChatStream, type(None), False)
         await slow_server.wait_idle()
 
 
@@ -152,7 +155,7 @@ async def test_break_without_async_with_ends_on_collection(
         gc.collect()
         await asyncio.sleep(0)  # the end runs as a loop callback, outside the collector
         assert rec.names() == ["begin", "end"]
-        assert rec.events[-1] == ("end", ChatStream, type(None), False)
+        assert rec.last() == ("end", ChatStream, type(None), False)
         await slow_server.wait_idle()
 
 
@@ -171,7 +174,7 @@ async def test_cancel_mid_stream(rec: Recorder, slow_server: SimulatedServer) ->
         with pytest.raises(asyncio.CancelledError):
             await task
         assert rec.names() == ["begin", "end"]
-        assert rec.events[-1] == ("end", ChatStream, type(None), False)
+        assert rec.last() == ("end", ChatStream, type(None), False)
         await slow_server.wait_idle()
 
 
@@ -185,7 +188,7 @@ async def test_cancel_before_the_first_token(rec: Recorder, server: SimulatedSer
         with pytest.raises(asyncio.CancelledError):
             await task
         assert rec.names() == ["begin", "end"]
-        assert rec.events[-1] == ("end", ChatStream, type(None), False)
+        assert rec.last() == ("end", ChatStream, type(None), False)
     await server.wait_idle()
 
 
@@ -213,7 +216,7 @@ async def test_complete_total_timeout_and_cancel_end_the_request(
         server.faults.append(Fault.delay_headers(5.0))
         with pytest.raises(TotalTimeout):
             await client.complete(model=PLAIN_MODEL, prompt="hi")
-        assert rec.events[-1] == ("end", type(None), TotalTimeout, None)
+        assert rec.last() == ("end", type(None), TotalTimeout, None)
     rec.events.clear()
     async with Client(base_url=server.base_url) as client:
         server.faults.append(Fault.delay_headers(10.0))
@@ -224,7 +227,7 @@ async def test_complete_total_timeout_and_cancel_end_the_request(
         with pytest.raises(asyncio.CancelledError):
             await task
     assert rec.names() == ["begin", "end"]
-    assert rec.events[-1] == ("end", type(None), asyncio.CancelledError, None)
+    assert rec.last() == ("end", type(None), asyncio.CancelledError, None)
 
 
 async def test_a_failing_observer_never_breaks_a_request(client: Client) -> None:
@@ -263,4 +266,4 @@ def test_register_and_unregister_are_idempotent() -> None:
     assert _hooks.observers == (r,)
     _hooks.unregister(r)
     _hooks.unregister(r)
-    assert _hooks.observers == ()
+    assert len(_hooks.observers) == 0

@@ -45,6 +45,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--simulate", action="store_true", help="run against the embedded server")
     p.add_argument("--sim-ttft", type=float, default=0.05, help="simulated TTFT (s)")
     p.add_argument("--sim-tps", type=float, default=500.0, help="simulated tokens/s per stream")
+    p.add_argument(
+        "--otlp-endpoint",
+        default=None,
+        metavar="URL",
+        help="also send spans and metrics to this OTLP/HTTP collector, e.g. "
+        "http://localhost:4318 (needs groqstream[otel])",
+    )
     p.set_defaults(func=_bench)
 
 
@@ -105,6 +112,11 @@ def level_table(lv: LevelResult, style: Style) -> str:
 
 
 async def _bench(args: argparse.Namespace) -> int:
+    if args.otlp_endpoint:  # run the command inside an OTLP export session (groqstream.otel)
+        from ..otel import otlp_session
+
+        with otlp_session(args.otlp_endpoint, service_name="groqstream-bench"):
+            return await _bench(argparse.Namespace(**{**vars(args), "otlp_endpoint": None}))
     style = Style(sys.stdout)
     levels = [int(x) for x in args.concurrency.split(",") if x.strip()]
     cfg = SweepConfig(
