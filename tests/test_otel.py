@@ -381,6 +381,7 @@ async def test_cut_mid_stream_sets_error_status_and_error_type(
     assert span.status.description == str(info.value)
     attrs = dict(span.attributes or {})
     assert attrs[n.ERROR_TYPE] == "StreamInterrupted"
+    assert n.CLOSED_EARLY not in attrs  # a failure, not the caller's choice
     assert attrs[n.CHUNKS] == s.metrics.chunks >= 3
     (duration,) = telemetry.points(n.OPERATION_DURATION.name)
     assert (duration.attributes or {})[n.ERROR_TYPE] == "StreamInterrupted"
@@ -471,6 +472,19 @@ async def test_cancel_leaves_no_open_span_or_connection(
             await task
         assert_closed_early(telemetry)
         await slow_server.wait_idle()
+
+
+async def test_cancelled_complete_is_closed_early_not_an_error(
+    telemetry: Telemetry, server: SimulatedServer, client: Client
+) -> None:
+    server.faults.append(Fault.delay_headers(10.0))
+    task = asyncio.create_task(client.complete(model=PLAIN_MODEL, prompt="hi"))
+    while not server.requests:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert_closed_early(telemetry)
 
 
 # --- fan_out and batch: one span per request, under the caller's span -----------------------

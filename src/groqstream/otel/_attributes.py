@@ -24,6 +24,7 @@ __all__ = [
     "provider_for",
     "request_attributes",
     "response_attributes",
+    "server_attributes",
     "server_of",
 ]
 
@@ -93,33 +94,44 @@ def _output_type(v: Any) -> str | None:
     return "text" if kind == "text" else None
 
 
-def request_attributes(
-    kind: str, body: Mapping[str, Any], base_url: str, provider: str | None
-) -> Attributes:
-    """The span's start attributes (also the metrics' base attributes, see `metric_base`)."""
+# Request parameters → span attributes: (body key, attribute, conversion).
+_PARAMS: tuple[tuple[str, str, Any], ...] = (
+    ("max_completion_tokens", n.REQUEST_MAX_TOKENS, _integer),
+    ("max_tokens", n.REQUEST_MAX_TOKENS, _integer),
+    ("temperature", n.REQUEST_TEMPERATURE, _number),
+    ("top_p", n.REQUEST_TOP_P, _number),
+    ("frequency_penalty", n.REQUEST_FREQUENCY_PENALTY, _number),
+    ("presence_penalty", n.REQUEST_PRESENCE_PENALTY, _number),
+    ("stop", n.REQUEST_STOP_SEQUENCES, _stop_sequences),
+    ("seed", n.REQUEST_SEED, _integer),
+    ("response_format", n.OUTPUT_TYPE, _output_type),
+)
+
+
+def server_attributes(base_url: str, provider: str | None) -> Attributes:
+    """`gen_ai.provider.name`, `server.address` and `server.port` for a base URL."""
     host, port = server_of(base_url)
-    attrs: Attributes = {
-        n.OPERATION_NAME: n.OPERATION_CHAT,
+    return {
         n.PROVIDER_NAME: provider or provider_for(host),
         n.SERVER_ADDRESS: host,
         n.SERVER_PORT: port,
     }
+
+
+def request_attributes(kind: str, body: Mapping[str, Any], server: Attributes) -> Attributes:
+    """The span's start attributes (the metrics take theirs from these, see `metric_base`);
+    `server` is what `server_attributes` gave for the request's base URL."""
+    attrs: Attributes = {n.OPERATION_NAME: n.OPERATION_CHAT, **server}
     model = body.get("model")
     if isinstance(model, str):
         attrs[n.REQUEST_MODEL] = model
     if kind == "stream":
         attrs[n.REQUEST_STREAM] = True
-    optional: tuple[tuple[str, Any], ...] = (
-        (n.REQUEST_MAX_TOKENS, _integer(body.get("max_completion_tokens", body.get("max_tokens")))),
-        (n.REQUEST_TEMPERATURE, _number(body.get("temperature"))),
-        (n.REQUEST_TOP_P, _number(body.get("top_p"))),
-        (n.REQUEST_FREQUENCY_PENALTY, _number(body.get("frequency_penalty"))),
-        (n.REQUEST_PRESENCE_PENALTY, _number(body.get("presence_penalty"))),
-        (n.REQUEST_STOP_SEQUENCES, _stop_sequences(body.get("stop"))),
-        (n.REQUEST_SEED, _integer(body.get("seed"))),
-        (n.OUTPUT_TYPE, _output_type(body.get("response_format"))),
-    )
-    attrs.update((k, v) for k, v in optional if v is not None)
+    for key, attr, convert in _PARAMS:
+        if key in body and attr not in attrs:
+            value = convert(body[key])
+            if value is not None:
+                attrs[attr] = value
     choices = _integer(body.get("n"))
     if choices is not None and choices != 1:
         attrs[n.REQUEST_CHOICE_COUNT] = choices

@@ -9,6 +9,7 @@ timestamps, converted from `perf_counter_ns` to wall-clock nanoseconds.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -62,6 +63,16 @@ class RequestObserver:
         self.instruments = instruments
         self.provider = provider
         self.capture_content = capture_content
+        self._servers: dict[str, dict[str, Any]] = {}  # base URL → provider, address, port
+
+    def server(self, base_url: str) -> dict[str, Any]:
+        """The server attributes of a base URL, worked out once per URL."""
+        attrs = self._servers.get(base_url)
+        if attrs is None:
+            if len(self._servers) >= 256:
+                self._servers.clear()
+            attrs = self._servers[base_url] = a.server_attributes(base_url, self.provider)
+        return attrs
 
     def begin(self, kind: str, body: Mapping[str, Any], base_url: str) -> _RequestSpan:
         """Start the request's span (a `_hooks.Handle`)."""
@@ -76,7 +87,7 @@ class _RequestSpan:
     def __init__(
         self, obs: RequestObserver, kind: str, body: Mapping[str, Any], base_url: str
     ) -> None:
-        attrs = a.request_attributes(kind, body, base_url, obs.provider)
+        attrs = a.request_attributes(kind, body, obs.server(base_url))
         if obs.capture_content:
             attrs[n.INPUT_MESSAGES] = a.input_messages(body)
         model = attrs.get(n.REQUEST_MODEL)
@@ -107,41 +118,54 @@ class _RequestSpan:
         self._span.add_event(n.EVENT_RETRY, attrs)
 
     def end(self, result: ChatStream | Completion | None, error: BaseException | None) -> None:
-        """Finish the span and record the metrics, once, however the request ended."""
+        """Finish the span and record the metrics, once, however the request ended.
+
+        A cancelled request, like a stream the caller stopped reading, was the caller's
+        choice: it ends with `groqstream.closed_early` and no error status.
+        """
         span = self._span
-        metric_attrs = dict(self._attrs)
-        end_ns = _perf_ns()
         ctx = trace.set_span_in_context(span)
+        end_ns = _perf_ns()
+        metric_attrs = dict(self._attrs)
+        span_attrs: dict[str, Any] = {}
+        closed_early = isinstance(error, asyncio.CancelledError)
+        if closed_early:
+            error = None
         if result is not None:
-            response = a.response_attributes(result)
-            span.set_attributes(response)
-            if n.RESPONSE_MODEL in response:
-                metric_attrs[n.RESPONSE_MODEL] = response[n.RESPONSE_MODEL]
+            span_attrs.update(a.response_attributes(result))
+            if n.RESPONSE_MODEL in span_attrs:
+                metric_attrs[n.RESPONSE_MODEL] = span_attrs[n.RESPONSE_MODEL]
             if self._obs.capture_content:
-                span.set_attribute(n.OUTPUT_MESSAGES, a.output_messages(result))
+                span_attrs[n.OUTPUT_MESSAGES] = a.output_messages(result)
             if isinstance(result, ChatStream):
-                end_ns = self._stream_end(result, metric_attrs, ctx, end_ns)
+                end_ns = self._stream_end(result, span_attrs, metric_attrs, ctx, end_ns)
+                closed_early = closed_early or (error is None and not result.finished)
             self._record_usage(result, metric_attrs, ctx)
-        duration_attrs = metric_attrs
+        if closed_early:
+            span_attrs[n.CLOSED_EARLY] = True
         if error is not None:
             kind = _error_type(error)
-            duration_attrs = {**metric_attrs, n.ERROR_TYPE: kind}
-            span.set_attribute(n.ERROR_TYPE, kind)
+            metric_attrs[n.ERROR_TYPE] = span_attrs[n.ERROR_TYPE] = kind
             span.set_status(Status(StatusCode.ERROR, str(error) or kind))
-        self._obs.instruments.duration.record(
-            max(0, end_ns - self._perf0) / 1e9, duration_attrs, ctx
-        )
+        span.set_attributes(span_attrs)
+        self._obs.instruments.duration.record(max(0, end_ns - self._perf0) / 1e9, metric_attrs, ctx)
         span.end(end_time=self._wall(end_ns))
 
-    def _stream_end(self, s: ChatStream, attrs: dict[str, Any], ctx: Context, now_ns: int) -> int:
-        """Stream-only figures: first chunk, chunk gaps, an early stop. Returns the end stamp."""
-        span = self._span
+    def _stream_end(
+        self,
+        s: ChatStream,
+        span_attrs: dict[str, Any],
+        attrs: dict[str, Any],
+        ctx: Context,
+        now_ns: int,
+    ) -> int:
+        """Stream-only figures (first chunk, chunk gaps); returns the stream's end stamp."""
         m = s.metrics
         inst = self._obs.instruments
-        span.set_attribute(n.CHUNKS, m.chunks)
+        span_attrs[n.CHUNKS] = m.chunks
         if m.ttft_s is not None:
-            span.set_attribute(n.RESPONSE_TIME_TO_FIRST_CHUNK, m.ttft_s)
-            span.add_event(
+            span_attrs[n.RESPONSE_TIME_TO_FIRST_CHUNK] = m.ttft_s
+            self._span.add_event(
                 n.EVENT_FIRST_TOKEN,
                 {n.RESPONSE_TIME_TO_FIRST_CHUNK: m.ttft_s},
                 timestamp=self._wall(m.output_ns[0]),
@@ -150,10 +174,7 @@ class _RequestSpan:
         if m.chunks > 1:
             gap_ns = (m.output_ns[-1] - m.output_ns[0]) / (m.chunks - 1)
             inst.tpoc.record(gap_ns / 1e9, attrs, ctx)
-        if s.finished:
-            return m.end_ns or now_ns
-        span.set_attribute(n.CLOSED_EARLY, True)
-        return now_ns
+        return (m.end_ns or now_ns) if s.finished else now_ns
 
     def _record_usage(
         self, r: ChatStream | Completion, attrs: dict[str, Any], ctx: Context
