@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+import early_exits
 from groqstream import (
     BadRequestError,
     ChatStream,
@@ -69,8 +70,7 @@ def rec() -> Iterator[Recorder]:
 
 @pytest.fixture
 async def slow_server() -> AsyncIterator[SimulatedServer]:
-    """Slow enough that a consumer can stop a stream in the middle."""
-    async with SimulatedServer(ttft=0.01, tokens_per_second=200.0, output_tokens=60) as srv:
+    async with early_exits.slow_server() as srv:
         yield srv
 
 
@@ -161,18 +161,7 @@ async def test_break_without_async_with_ends_on_collection(
 
 async def test_cancel_mid_stream(rec: Recorder, slow_server: SimulatedServer) -> None:
     async with Client(base_url=slow_server.base_url) as client:
-        got_one = asyncio.Event()
-
-        async def read() -> None:
-            async with client.stream(model=MODEL, prompt="hi") as s:
-                async for _ in s:
-                    got_one.set()
-
-        task = asyncio.create_task(read())
-        await got_one.wait()
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await early_exits.cancel_mid_stream(client, MODEL)
         assert rec.names() == ["begin", "end"]
         assert rec.last() == ("end", ChatStream, type(None), False)
         await slow_server.wait_idle()

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from ..batch import BatchInputError, run_batch
+from . import _otlp
 from ._term import Style
 from .progress import ProgressLine
 
@@ -32,22 +33,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--base-url", default=None, help="OpenAI-compatible base URL ending in /v1")
     p.add_argument("--model", "-m", default=None, help="model for lines whose body has none")
     p.add_argument("--report", default=None, help="write the latency report as JSON here")
-    p.add_argument(
-        "--otlp-endpoint",
-        default=None,
-        metavar="URL",
-        help="also send spans and metrics to this OTLP/HTTP collector, e.g. "
-        "http://localhost:4318 (needs groqstream[otel])",
-    )
+    _otlp.add_argument(p)
     p.set_defaults(func=_batch)
 
 
 async def _batch(args: argparse.Namespace) -> int:
-    if args.otlp_endpoint:  # run the command inside an OTLP export session (groqstream.otel)
-        from ..otel import otlp_session
-
-        with otlp_session(args.otlp_endpoint, service_name="groqstream-batch"):
-            return await _batch(argparse.Namespace(**{**vars(args), "otlp_endpoint": None}))
+    if args.otlp_endpoint:
+        return await _otlp.rerun_exporting(args, _batch, "groqstream-batch")
     style = Style(sys.stderr)
     try:
         summary = await run_batch(

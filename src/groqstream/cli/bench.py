@@ -15,6 +15,7 @@ from ..client import Client
 from ..fanout import Progress
 from ..models import DEFAULT_MODEL
 from ..report import SLO
+from . import _otlp
 from ._term import Style
 from .progress import ProgressLine
 
@@ -45,13 +46,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--simulate", action="store_true", help="run against the embedded server")
     p.add_argument("--sim-ttft", type=float, default=0.05, help="simulated TTFT (s)")
     p.add_argument("--sim-tps", type=float, default=500.0, help="simulated tokens/s per stream")
-    p.add_argument(
-        "--otlp-endpoint",
-        default=None,
-        metavar="URL",
-        help="also send spans and metrics to this OTLP/HTTP collector, e.g. "
-        "http://localhost:4318 (needs groqstream[otel])",
-    )
+    _otlp.add_argument(p)
     p.set_defaults(func=_bench)
 
 
@@ -112,11 +107,8 @@ def level_table(lv: LevelResult, style: Style) -> str:
 
 
 async def _bench(args: argparse.Namespace) -> int:
-    if args.otlp_endpoint:  # run the command inside an OTLP export session (groqstream.otel)
-        from ..otel import otlp_session
-
-        with otlp_session(args.otlp_endpoint, service_name="groqstream-bench"):
-            return await _bench(argparse.Namespace(**{**vars(args), "otlp_endpoint": None}))
+    if args.otlp_endpoint:
+        return await _otlp.rerun_exporting(args, _bench, "groqstream-bench")
     style = Style(sys.stdout)
     levels = [int(x) for x in args.concurrency.split(",") if x.strip()]
     cfg = SweepConfig(
