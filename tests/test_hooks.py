@@ -159,6 +159,23 @@ async def test_break_without_async_with_ends_on_collection(
         await slow_server.wait_idle()
 
 
+def test_collected_after_the_loop_ended_ends_at_once(rec: Recorder) -> None:
+    async def start() -> _hooks.Request | None:
+        return _hooks.begin("stream", {"model": MODEL}, "http://127.0.0.1:1/v1")
+
+    stream = ChatStream.__new__(ChatStream)  # only its type matters to the recorder
+    stream._finished = False
+    loop = asyncio.new_event_loop()
+    try:
+        req = loop.run_until_complete(start())  # stopped, not closed: it runs no callback now
+        _hooks.collected(req, stream)
+        assert rec.names() == ["begin", "end"]
+        _hooks.collected(req, stream)  # and only once
+        assert rec.names() == ["begin", "end"]
+    finally:
+        loop.close()
+
+
 async def test_cancel_mid_stream(rec: Recorder, slow_server: SimulatedServer) -> None:
     async with Client(base_url=slow_server.base_url) as client:
         await early_exits.cancel_mid_stream(client, MODEL)

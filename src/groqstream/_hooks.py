@@ -159,13 +159,13 @@ def collected(req: Request | None, result: ChatStream) -> None:
     """End a request whose stream is being garbage-collected (called from `__del__`).
 
     Observer code (an OpenTelemetry SDK, say) may hold locks that the collector interrupted,
-    so the end runs as an event-loop callback when the request's loop still runs, and right
-    here only when it does not.
+    so the end runs as an event-loop callback while the request's loop runs, and right here
+    once it no longer does (it would never run the callback).
     """
     if req is None or req.ended:
         return
     loop = req._loop
-    if loop is not None and not loop.is_closed():
+    if loop is not None and loop.is_running():
         try:
             loop.call_soon_threadsafe(req.end, result, None)
             return
