@@ -82,7 +82,7 @@ class RequestObserver:
 class _RequestSpan:
     """One request's span and metric attributes, from `begin` to `end`."""
 
-    __slots__ = ("_attrs", "_kind", "_obs", "_perf0", "_span", "_wall0")
+    __slots__ = ("_attrs", "_obs", "_perf0", "_span", "_wall0")
 
     def __init__(
         self, obs: RequestObserver, kind: str, body: Mapping[str, Any], base_url: str
@@ -93,7 +93,6 @@ class _RequestSpan:
         model = attrs.get(n.REQUEST_MODEL)
         name = f"{n.OPERATION_CHAT} {model}" if model else n.OPERATION_CHAT
         self._obs = obs
-        self._kind = kind
         self._attrs = a.metric_base(attrs)
         self._wall0 = time.time_ns()
         self._perf0 = _perf_ns()
