@@ -19,6 +19,7 @@ RANKS: dict[str, int] = {
     "models": 0,
     "_stats": 0,
     "errors": 0,
+    "_hooks": 0,
     "types": 1,
     "metrics": 2,
     "ratelimit": 2,

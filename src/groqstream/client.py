@@ -21,8 +21,9 @@ from urllib.parse import urlsplit
 import aiohttp
 import anyio
 
+from . import _hooks
 from ._body import Message, build_body, build_messages
-from ._retry import RetryPolicy
+from ._retry import RetryPolicy, RetryState
 from ._transport import (
     Deadlines,
     Timeouts,
@@ -272,7 +273,21 @@ class Client:
         body = self._body(model, messages, prompt, system, params, stream=False)
         headers = checked_headers(extra_headers) if extra_headers else None
         attempt = partial(self._complete_once, transport, body, headers)
-        return await self.retry_policy.run(attempt)
+        if not _hooks.observers:
+            return await self.retry_policy.run(attempt)
+        obs = _hooks.begin("complete", body, self.base_url)
+        if obs is None:
+            return await self.retry_policy.run(attempt)
+        state = RetryState()
+        try:
+            done = await self.retry_policy.run(
+                attempt, state=state, on_retry=lambda e, d: obs.retry(state.attempts, e, d)
+            )
+        except BaseException as e:
+            obs.end(None, e)
+            raise
+        obs.end(done)
+        return done
 
     async def _complete_once(
         self,

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from . import _hooks
 from ._retry import RetryPolicy, RetryState
 from ._stats import percentile
 from .errors import ConfigError, GroqStreamError, RateLimitError
@@ -145,6 +146,51 @@ class FanOutOptions:
         return dataclasses.replace(
             base, max_retries=retries, max_rate_limit_wait=self.max_rate_limit_wait
         )
+
+
+class _OneRequest:
+    """One fan-out request across its attempts: each attempt is a fresh `ChatStream` run to
+    its end (nothing reached the user, so even a cut mid-stream is retried whole), and an
+    observer (`_hooks`) follows the request as one, with a retry event per failed attempt."""
+
+    __slots__ = ("body", "est", "fan", "obs", "queue_wait", "state", "stream", "taken")
+
+    def __init__(self, fan: FanOut, body: dict[str, Any], taken: float) -> None:
+        self.fan = fan
+        self.body = body
+        self.est = estimate_tokens(body)
+        self.taken = taken
+        self.queue_wait = 0.0  # waiting for a slot and the rate limits, before attempt 1
+        self.state = RetryState()
+        self.stream: ChatStream | None = None
+        self.obs = (
+            _hooks.begin("stream", body, fan._transport.base_url) if _hooks.observers else None
+        )
+
+    async def attempt(self, n: int) -> ChatStream:
+        fan = self.fan
+        await fan._wait_for_gate(self.est)
+        if n == 1:
+            self.queue_wait = time.monotonic() - self.taken
+        self.stream = stream = ChatStream(
+            fan._transport,
+            self.body,
+            _NO_RETRY,
+            max_event_bytes=fan._max_event_bytes,
+            observe=False,
+        )
+        async with stream:
+            await stream.until_done()
+        return stream
+
+    def retried(self, error: GroqStreamError, delay: float) -> None:
+        self.fan._on_retry(error, delay)
+        if self.obs is not None:
+            self.obs.retry(self.state.attempts, error, delay)
+
+    def end(self, error: BaseException | None) -> None:
+        if self.obs is not None:
+            self.obs.end(self.stream, error)
 
 
 class FanOut:
@@ -375,30 +421,22 @@ class FanOut:
             body = self._body(item)
         except GroqStreamError as e:
             return Result(index, {"input": item}, error=e)
-        est = estimate_tokens(body)
-        state = RetryState()
-        waits = [0.0]  # the queue wait, measured before the first attempt
-
-        async def attempt(n: int) -> ChatStream:
-            await self._wait_for_gate(est)
-            if n == 1:
-                waits[0] = time.monotonic() - taken
-            stream = ChatStream(
-                self._transport, body, _NO_RETRY, max_event_bytes=self._max_event_bytes
-            )
-            async with stream:
-                await stream.until_done()
-            return stream
-
+        req = _OneRequest(self, body, taken)
         try:
-            stream = await self._retry.run(attempt, state=state, on_retry=self._on_retry)
+            stream = await self._retry.run(req.attempt, state=req.state, on_retry=req.retried)
         except GroqStreamError as e:
-            return self._failure(index, body, e, state, waits[0])
+            req.end(e)
+            return self._failure(index, body, e, req.state, req.queue_wait)
         except Exception as e:  # a bug must not sink the batch: report it on this item
             err = GroqStreamError(f"unexpected {type(e).__name__}: {e}")
             err.__cause__ = e
-            return self._failure(index, body, err, state, waits[0])
-        return self._success(index, body, stream, est, state, waits[0])
+            req.end(err)
+            return self._failure(index, body, err, req.state, req.queue_wait)
+        except BaseException as e:
+            req.end(e)
+            raise
+        req.end(None)
+        return self._success(index, body, stream, req.est, req.state, req.queue_wait)
 
     async def _wait_for_gate(self, est: int) -> None:
         """Reserve the request's share of the run's budgets; sleep out any pause."""

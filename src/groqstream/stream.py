@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from . import _hooks
 from ._aiohttp_compat import has_buffered, read_available
 from ._retry import RetryPolicy, RetryState
 from ._transport import Deadlines, Timeouts, timeout_error
@@ -176,8 +177,10 @@ class ChatStream:
         *,
         extra_headers: Mapping[str, str] | None = None,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        observe: bool = True,
     ) -> None:
         self._transport = transport
+        self._observe = observe  # False when the caller shows the request to observers itself
         self._body = body
         self._retry = retry
         self._extra_headers = extra_headers
@@ -197,6 +200,7 @@ class ChatStream:
         self._raw_headers: Mapping[str, str] = {}
         self._headers: dict[str, str] | None = None
         self._retry_state = RetryState()
+        self._obs: _hooks.Request | None = None  # set when an observer follows this stream
         self.status: int | None = None
 
     def __repr__(self) -> str:
@@ -257,6 +261,8 @@ class ChatStream:
         self._drop_response()
         if _S.CLOSED in _MOVES[self._state]:
             self._state = StreamState.CLOSED
+        if self._obs is not None:
+            self._obs.end(self)
 
     async def aclose(self) -> None:
         """Async alias of `close`, for `contextlib.aclosing` and similar."""
@@ -266,6 +272,8 @@ class ChatStream:
         resp = getattr(self, "_resp", None)
         if resp is not None and not resp.closed:
             resp.close()
+        if getattr(self, "_obs", None) is not None:
+            _hooks.collected(self._obs, self)
 
     def _drop_response(self) -> None:
         """Let go of the response: back to the pool when finished, else the socket closes."""
@@ -289,17 +297,31 @@ class ChatStream:
                 raise ConfigError("this stream was closed before it started")
             return
         self._state = StreamState.OPENING
+        if _hooks.observers and self._observe:
+            self._obs = _hooks.begin("stream", self._body, self._transport.base_url)
         try:
-            await self._retry.run(self._attempt, state=self._retry_state)
-        except GroqStreamError:
+            await self._retry.run(
+                self._attempt,
+                state=self._retry_state,
+                on_retry=self._retried if self._obs is not None else None,
+            )
+        except GroqStreamError as e:
             self._drop_response()
             self._state = StreamState.FAILED
+            if self._obs is not None:
+                self._obs.end(self, e)
             raise
-        except BaseException:
-            self.close()  # cancelled: drop the connection so generation stops
+        except BaseException as e:
+            if self._obs is not None:
+                self._obs.end(self, e)  # cancelled (the observer calls that closed early), or a bug
+            self.close()  # drop the connection so generation stops
             raise
         if self._state is StreamState.OPENING:  # not already finished by the first read
             self._move(StreamState.STREAMING)
+
+    def _retried(self, error: GroqStreamError, delay: float) -> None:
+        if self._obs is not None:
+            self._obs.retry(self._retry_state.attempts, error, delay)
 
     async def _attempt(self, n: int) -> None:
         if n > 1:
@@ -376,12 +398,14 @@ class ChatStream:
 
     def _failed(self, e: GroqStreamError) -> None:
         self._drop_response()
-        if self._state is StreamState.STREAMING:
-            self._state = StreamState.FAILED
         e.partial_text = self._asm.text()
         e.partial_reasoning = self._asm.reasoning() or ""
         if e.request_id is None:
             e.request_id = self.request_id
+        if self._state is StreamState.STREAMING:  # (while opening, the retry runner decides)
+            self._state = StreamState.FAILED
+            if self._obs is not None:
+                self._obs.end(self, e)
 
     def _handle(self, data: bytes, now: int, wd: _Watchdog) -> list[Delta]:
         """What one read, stamped `now`, means: its deltas (none for keep-alives or a
@@ -426,6 +450,8 @@ class ChatStream:
     def _finish(self) -> None:
         self._move(StreamState.FINISHED)
         self._drop_response()
+        if self._obs is not None:
+            self._obs.end(self)
 
     def _interrupted(self, why: str) -> StreamInterrupted:
         asm = self._asm

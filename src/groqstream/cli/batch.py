@@ -14,6 +14,7 @@ from ..batch import BatchInputError, BatchSummary, errors_path_for, run_batch
 from ..bench.output import summary_fields
 from ..bench.table import columns, notes, table
 from ..fanout import Progress
+from . import _otlp
 from .args import (
     add_command,
     add_target_options,
@@ -68,6 +69,7 @@ def add_parser(sub: Any) -> None:
         metavar="PATH",
         help="write the latency report as JSON here (vLLM field names, as bench's)",
     )
+    _otlp.add_argument(p)
     p.set_defaults(func=_batch)
 
 
@@ -113,6 +115,8 @@ def _finish(
 
 
 async def _batch(args: argparse.Namespace) -> int:
+    if args.otlp_endpoint:
+        return await _otlp.rerun_exporting(args, _batch, "groqstream-batch")
     src = existing_file(args.input, "input file")
     out = new_file_in_existing_dir(args.output, "output file")
     report = new_file_in_existing_dir(args.report, "report file") if args.report else None

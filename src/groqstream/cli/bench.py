@@ -16,6 +16,7 @@ from ..bench.table import Column, columns, header, notes, row
 from ..fanout import Progress
 from ..models import DEFAULT_MODEL
 from ..report import SLO
+from . import _otlp
 from .args import (
     add_command,
     add_target_options,
@@ -121,6 +122,7 @@ def add_parser(sub: Any) -> None:
         metavar="TPS",
         help="simulated tokens/s per stream",
     )
+    _otlp.add_argument(p)
     p.set_defaults(func=_bench)
 
 
@@ -255,6 +257,8 @@ def _interrupted(sweep: _Sweep, out: Path | None, meta: dict[str, Any], err: Out
 
 
 async def _bench(args: argparse.Namespace) -> int:
+    if args.otlp_endpoint:
+        return await _otlp.rerun_exporting(args, _bench, "groqstream-bench")
     out = _out_dir(args.out)
     err = Out(sys.stderr)
     if out is not None and not has_module("plotly"):
