@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import anyio
 import anyio.to_thread
@@ -22,7 +22,8 @@ import orjson
 from ._stats import percentile
 from .errors import APIStatusError, GroqStreamError
 from .fanout import Progress, Result
-from .report import LatencyReport
+from .ratelimit import RateLimitGate
+from .report import LatencyAccumulator, LatencyReport
 
 __all__ = ["BatchInputError", "BatchSummary", "errors_path_for", "run_batch"]
 
@@ -51,6 +52,7 @@ class BatchSummary:
     output_path: Path
     errors_path: Path
     report: LatencyReport
+    latency: LatencyAccumulator | None = None  # the mergeable form of `report`
 
 
 def errors_path_for(output: Path) -> Path:
@@ -59,13 +61,34 @@ def errors_path_for(output: Path) -> Path:
     return output.with_name(stem + ".errors.jsonl")
 
 
-def _validate(path: Path) -> int:
+def _lines(f: BinaryIO, byte_range: tuple[int, int] | None) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) of a file, or of the lines starting in [start, end) of it, counted
+    from the range's first line (shards of one file split by byte range, never mid-line)."""
+    if byte_range is None:
+        yield from enumerate(f, 1)
+        return
+    start, end = byte_range
+    if start > 0:
+        f.seek(start - 1)
+        f.readline()  # skip the rest of a line begun before the range
+    pos, lineno = f.tell(), 0
+    while pos < end:
+        raw = f.readline()
+        if not raw:
+            return
+        lineno += 1
+        yield lineno, raw
+        pos += len(raw)
+
+
+def _validate(path: Path, byte_range: tuple[int, int] | None = None) -> int:
     """Check every input line before anything is sent; return the number of requests."""
     problems: list[str] = []
     seen: dict[str, int] = {}
     count = 0
+    where = "" if byte_range is None else f"bytes {byte_range[0]}–{byte_range[1]}, "
     with path.open("rb") as f:
-        for lineno, raw in enumerate(f, 1):
+        for lineno, raw in _lines(f, byte_range):
             if not raw.strip():
                 continue
             try:
@@ -96,7 +119,7 @@ def _validate(path: Path) -> int:
                 problems.append(f"line {lineno}: `body` must be an object with a `messages` list")
             count += 1
     if problems:
-        raise BatchInputError(problems)
+        raise BatchInputError([where + p for p in problems])
     return count
 
 
@@ -117,9 +140,11 @@ def _done_ids(path: Path) -> set[str]:
     return ids
 
 
-def _pending(path: Path, done: set[str], model: str | None) -> Iterator[tuple[str, dict[str, Any]]]:
+def _pending(
+    path: Path, done: set[str], model: str | None, byte_range: tuple[int, int] | None = None
+) -> Iterator[tuple[str, dict[str, Any]]]:
     with path.open("rb") as f:
-        for raw in f:
+        for _, raw in _lines(f, byte_range):
             if not raw.strip():
                 continue
             obj = orjson.loads(raw)
@@ -234,20 +259,25 @@ async def run_batch(
     tokens_per_minute: float | None = None,
     report_path: str | os.PathLike[str] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    byte_range: tuple[int, int] | None = None,
+    gate: RateLimitGate | None = None,
 ) -> BatchSummary:
-    """Run a Batch API input file through `fan_out`, resumably (see the module docstring)."""
+    """Run a Batch API input file through `fan_out`, resumably (see the module docstring).
+
+    `byte_range` runs only the lines starting in [start, end) of the input (one shard of
+    it); `gate` is a rate-limit gate shared beyond this run (see `groqstream.distributed`)."""
     from .client import Client
 
     src, out = Path(input_path), Path(output_path)
     errs = errors_path_for(out)
-    total = await anyio.to_thread.run_sync(_validate, src)
+    total = await anyio.to_thread.run_sync(_validate, src, byte_range)
     done = await anyio.to_thread.run_sync(lambda: _done_ids(out) | _done_ids(errs))
     own_client = client is None
     c: Client = Client(base_url=base_url) if own_client else client
     ids: dict[int, str] = {}
 
     def requests() -> Iterator[dict[str, Any]]:
-        for i, (cid, body) in enumerate(_pending(src, done, model)):
+        for i, (cid, body) in enumerate(_pending(src, done, model, byte_range)):
             ids[i] = cid
             yield body
 
@@ -260,6 +290,7 @@ async def run_batch(
             requests_per_minute=requests_per_minute,
             tokens_per_minute=tokens_per_minute,
             on_progress=on_progress,
+            gate=gate,
         )
         async with fan:
             async for r in fan:
@@ -278,4 +309,4 @@ async def run_batch(
     report = fan.report()
     if report_path is not None:
         await anyio.to_thread.run_sync(_write_json, Path(report_path), report.to_dict())
-    return BatchSummary(total, len(done), succeeded, failed, out, errs, report)
+    return BatchSummary(total, len(done), succeeded, failed, out, errs, report, fan.accumulator)

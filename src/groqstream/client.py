@@ -21,6 +21,7 @@ from .errors import (
 )
 from .fanout import FanOut, Progress, Request
 from .models import DEFAULT_MODEL
+from .ratelimit import RateLimitGate
 from .stream import ChatStream
 from .types import Completion, ToolCall, Usage
 
@@ -175,6 +176,7 @@ class Client:
         max_retries: int | None = None,
         max_rate_limit_wait: float = 300.0,
         on_progress: Callable[[Progress], None] | None = None,
+        gate: RateLimitGate | None = None,
         **defaults: Any,
     ) -> FanOut:
         """Run many requests at bounded concurrency; iterate the `Result`s as they complete.
@@ -183,7 +185,8 @@ class Client:
         consumed lazily. Other keyword arguments (`model=`, `system=`, `max_tokens=`, ...)
         are defaults for every request; a request dict's own fields win. A 429 pauses the
         whole run; waits the server asks for do not use up a request's `max_retries` but are
-        capped by `max_rate_limit_wait` seconds per request.
+        capped by `max_rate_limit_wait` seconds per request. `gate` shares rate limits and
+        pauses beyond this run (instead of `requests_per_minute`/`tokens_per_minute`).
         """
         return FanOut(
             self,
@@ -195,6 +198,7 @@ class Client:
             max_retries=max_retries,
             max_rate_limit_wait=max_rate_limit_wait,
             on_progress=on_progress,
+            gate=gate,
         )
 
     async def complete(

@@ -102,14 +102,19 @@ class FanOut:
         max_rate_limit_wait: float = 300.0,
         on_progress: Callable[[Progress], None] | None = None,
         progress_interval: float = 0.2,
+        gate: RateLimitGate | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
+        if gate is not None and (requests_per_minute or tokens_per_minute):
+            raise ValueError("pass rate limits to the shared gate, not beside it")
         self._client = client
         self._requests = requests
         self.concurrency = concurrency
         self._defaults = dict(defaults or {})
-        self.gate = RateLimitGate(requests_per_minute, tokens_per_minute)
+        self.gate = (
+            gate if gate is not None else RateLimitGate(requests_per_minute, tokens_per_minute)
+        )
         retries = client.max_retries if max_retries is None else max_retries
         self._retry = RetryPolicy(max_retries=retries)
         self.max_rate_limit_wait = max_rate_limit_wait
@@ -214,6 +219,11 @@ class FanOut:
             p50_ttft_s=percentile(ttfts, 50) if ttfts else None,
             finished=self._ended is not None,
         )
+
+    @property
+    def accumulator(self) -> LatencyAccumulator:
+        """The mergeable figures behind `report()` (see `LatencyAccumulator.compact`)."""
+        return self._acc
 
     @property
     def pulled(self) -> int:
