@@ -174,17 +174,18 @@ def count_lines(path: Path) -> int:
 class ShardLock:
     """Exclusive ownership of a shard: a retried worker waits here until the process it
     replaces is gone (the kernel drops a dead process's flock), so one shard file never has
-    two writers. The lock file names its holder for operators."""
+    two writers. The lock file names its holder for operators: host, pid, Ray node id."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, node: str = "") -> None:
         self.path = path
+        self.node = node
         self._fd: int | None = None
 
     def __enter__(self) -> ShardLock:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         fcntl.flock(fd, fcntl.LOCK_EX)
         os.ftruncate(fd, 0)
-        os.write(fd, f"{socket.gethostname()} {os.getpid()}\n".encode())
+        os.write(fd, f"{socket.gethostname()} {os.getpid()} {self.node}\n".encode())
         self._fd = fd
         return self
 

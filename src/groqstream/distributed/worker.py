@@ -59,6 +59,7 @@ class WorkerOutcome:
     loop_lag_max_s: float | None
     loop_lag_p99_s: float | None
     pid: int = field(default_factory=os.getpid)
+    node: str = field(default_factory=lambda: _node_id())
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,16 @@ class ShardSpec:
     tokens_per_minute: float | None
     client: ClientOptions
     slo: SLO
+
+
+def _node_id() -> str:
+    """The Ray node this process runs on ("" outside Ray)."""
+    try:
+        import ray
+
+        return str(ray.get_runtime_context().get_node_id())
+    except Exception:
+        return ""
 
 
 def run_loop(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -125,7 +136,7 @@ class _ProgressPusher:
 def run_shard(spec: ShardSpec, coordinator: Any) -> ShardOutcome:
     """A Ray task's body: own the shard (waiting out a previous attempt), then run it with
     the resumable single-process runner, skipping what earlier attempts wrote."""
-    with ShardLock(spec.lock):
+    with ShardLock(spec.lock, _node_id()):
         return run_loop(lambda: _shard(spec, coordinator))
 
 
