@@ -264,3 +264,41 @@ async def test_bench_levels_are_spread_over_workers_and_merged(tmp_path: Path) -
         assert r.loop_lag_max_s is not None  # each worker checked its own loop
         assert r.duration_s > 0
     assert {o.pid for o in six.workers} and len({o.pid for o in six.workers}) == 2
+
+
+async def test_a_ray_dataset_is_an_input_too(tmp_path: Path) -> None:
+    data = pytest.importorskip(
+        "ray.data", reason="Ray Data is not installed: pip install 'ray[data]'"
+    )
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    ids = write_input(src, 200)
+    rows = [orjson.loads(x) for x in src.read_bytes().splitlines()]
+    rows[7]["body"]["temperature"] = 0.5  # arrow gives every other row temperature: null
+    async with SimulatedServer(ttft=0, tokens_per_second=0) as srv:
+        summary = await run_batch(data.from_items(rows), out, workers=2, base_url=srv.base_url)
+        temperatures = {r.body.get("temperature", "absent") for r in srv.requests}
+    assert_exactly_once(out, ids)
+    assert summary.succeeded == 200 and temperatures == {0.5, "absent"}
+
+
+async def test_the_cli_runs_a_batch_and_a_bench_on_workers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from groqstream.cli.main import main
+
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    ids = write_input(src, 300)
+    async with SimulatedServer(ttft=0.002, tokens_per_second=4000.0) as srv:
+        url = srv.base_url
+        code = await asyncio.to_thread(
+            main, ["batch", str(src), str(out), "--workers", "2", "-c", "8", "--base-url", url]
+        )
+        assert code == 0
+        assert_exactly_once(out, ids)
+        assert "per worker" in capsys.readouterr().err
+        argv = ["bench", "--base-url", url, "--model", MODEL, "--concurrency", "4"]
+        argv += ["--requests", "40", "--output-tokens", "6", "--workers", "2"]
+        code = await asyncio.to_thread(main, argv)
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "concurrency 4: 40 ok, 0 failed" in printed, printed

@@ -37,7 +37,7 @@ def cluster() -> Iterator[Any]:
         yield c
     finally:
         ray.shutdown()
-        c.shutdown()  # type: ignore[no-untyped-call]
+        c.shutdown()  # type: ignore[no-untyped-call,unused-ignore]
 
 
 async def test_two_nodes_run_a_shard_each_and_survive_losing_one(

@@ -32,22 +32,29 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--base-url", default=None, help="OpenAI-compatible base URL ending in /v1")
     p.add_argument("--model", "-m", default=None, help="model for lines whose body has none")
     p.add_argument("--report", default=None, help="write the latency report as JSON here")
+    p.add_argument("--workers", type=int, default=None, help="run on Ray over N processes")
+    p.add_argument("--ray-address", default=None, help="join this Ray cluster (ray start --head)")
     p.set_defaults(func=_batch)
 
 
 async def _batch(args: argparse.Namespace) -> int:
     style = Style(sys.stderr)
+    run: Any = run_batch
+    extra: dict[str, Any] = {"concurrency": args.concurrency, "on_progress": ProgressLine()}
+    if args.workers or args.ray_address:  # groqstream.distributed: the `ray` extra
+        from .. import distributed
+
+        run, extra = distributed.run_batch, distributed.cli_options(args)
     try:
-        summary = await run_batch(
+        summary = await run(
             args.input,
             args.output,
             base_url=args.base_url,
             model=args.model,
-            concurrency=args.concurrency,
             requests_per_minute=args.rpm,
             tokens_per_minute=args.tpm,
             report_path=args.report,
-            on_progress=ProgressLine(),
+            **extra,
         )
     except BatchInputError as e:
         print(style.red("groqstream batch: ") + str(e), file=sys.stderr)

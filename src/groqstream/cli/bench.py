@@ -45,6 +45,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--simulate", action="store_true", help="run against the embedded server")
     p.add_argument("--sim-ttft", type=float, default=0.05, help="simulated TTFT (s)")
     p.add_argument("--sim-tps", type=float, default=500.0, help="simulated tokens/s per stream")
+    p.add_argument("--workers", type=int, default=None, help="spread the load over N Ray workers")
+    p.add_argument("--ray-address", default=None, help="join this Ray cluster (ray start --head)")
     p.set_defaults(func=_bench)
 
 
@@ -131,7 +133,14 @@ async def _bench(args: argparse.Namespace) -> int:
         print(
             style.dim(f"groqstream bench → {client.base_url} · model {cfg.model}"), file=sys.stderr
         )
-        results = await run_sweep(client, cfg, on_progress=progress)
+        if args.workers or args.ray_address:  # groqstream.distributed: the `ray` extra
+            from .. import distributed
+
+            results: list[Any] = await distributed.run_sweep(
+                cfg, base_url=client.base_url, on_progress=progress, **distributed.cli_options(args)
+            )
+        else:
+            results = await run_sweep(client, cfg, on_progress=progress)
     for lv in results:
         print("\n" + level_table(lv, style))
     if args.out:

@@ -130,7 +130,13 @@ def _coordinator(ray: ModuleType, rpm: float | None, tpm: float | None) -> Itera
         ray.kill(actor)
 
 
+def _cluster_cpus(ray: ModuleType) -> int:
+    """One worker per CPU of the Ray instance (this machine's cores, or the cluster's)."""
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
 async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Run blocking file work off the event loop."""
     return await anyio.to_thread.run_sync(fn, *args)
 
 
@@ -147,12 +153,23 @@ async def _validate(ray: ModuleType, plan: ShardPlan) -> int:
     return sum(count for count, _, _ in checked)
 
 
+def _without_nulls(value: Any) -> Any:
+    """Arrow gives every row every key any row has (null where absent): drop those again,
+    so a request carries only the parameters its own row set."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
 def _spool(dataset: Any, path: Path) -> None:
     """Write a `ray.data.Dataset` of Batch API rows to JSONL once, streaming."""
     tmp = path.with_name(path.name + ".tmp")
+    option = orjson.OPT_SERIALIZE_NUMPY
     with tmp.open("wb") as f:
         for row in dataset.iter_rows():
-            f.write(orjson.dumps(dict(row), option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+            f.write(orjson.dumps(_without_nulls(dict(row)), option=option) + b"\n")
     os.replace(tmp, path)
 
 
@@ -181,7 +198,7 @@ def _plan(source: Any, out: Path, directory: Path, workers: int | None) -> Shard
                 workers,
             )
         return plan
-    return ShardPlan.split(src, workers or os.cpu_count() or 1)
+    return ShardPlan.split(src, workers or 1)
 
 
 async def run_batch(
@@ -206,7 +223,7 @@ async def run_batch(
 ) -> DistributedBatchSummary:
     """Run a Batch API file (or a `ray.data.Dataset` of its rows) on Ray, exactly once.
 
-    The input is cut into `workers` byte ranges (default: one per core); each worker runs
+    The input is cut into `workers` byte ranges (default: one per Ray CPU); each worker runs
     the resumable single-process runner over its range with `concurrency_per_worker`
     streams, writing `out.shards/shard-N.jsonl`. RPM/TPM and the server's rate-limit
     signals hold for the whole job. A worker that dies is retried by Ray and resumes its
@@ -221,6 +238,7 @@ async def run_batch(
     opts = ClientOptions(base_url, client_timeout, max_retries, headers)
     slo = slo or SLO()
     with ray_session(ray_address, num_cpus=num_cpus) as ray:
+        workers = workers or _cluster_cpus(ray)
         plan = await _in_thread(_plan, source, out, directory, workers)
         total = await _validate(ray, plan)
         plan.save(directory)
@@ -289,7 +307,7 @@ async def run_batch(
 async def run_sweep(
     cfg: SweepConfig,
     *,
-    workers: int,
+    workers: int | None = None,
     base_url: str | None = None,
     ray_address: str | None = None,
     on_progress: Callable[[int, Progress], None] | None = None,
@@ -298,12 +316,14 @@ async def run_sweep(
     num_cpus: int | None = None,
 ) -> list[DistributedLevel]:
     """`groqstream bench` spread over `workers` Ray workers: each level's concurrency,
-    requests and arrival rate are divided among them, and its report is merged from their
+    requests and arrival rate are divided among them (default: one per Ray CPU), and its
+    report is merged from their
     sketches (each worker checks its own event loop's lag; the worst one is reported)."""
     opts = ClientOptions(base_url, client_timeout, 0, headers)
     levels: list[DistributedLevel] = []
     with ray_session(ray_address, num_cpus=num_cpus) as ray:
         task = _remote(ray, run_bench_share, num_cpus=1, max_retries=0)
+        workers = workers or _cluster_cpus(ray)
         for level in cfg.concurrency:
             with _coordinator(ray, None, None) as coord:
                 shares = [
