@@ -50,7 +50,7 @@ class ClientOptions:
 @dataclass(frozen=True, slots=True)
 class WorkerOutcome:
     """What a worker sends back: counts, its mergeable figures, its event loop's lag, when
-    it ran (wall clock, for the job's duration) and where."""
+    it ran (wall clock, for the job's duration), the CPU time its process spent, and where."""
 
     worker: int
     latency: LatencyAccumulator
@@ -58,6 +58,7 @@ class WorkerOutcome:
     ended: float
     loop_lag_max_s: float | None
     loop_lag_p99_s: float | None
+    cpu_s: float = 0.0
     pid: int = field(default_factory=os.getpid)
     node: str = field(default_factory=lambda: _node_id())
 
@@ -143,7 +144,7 @@ def run_shard(spec: ShardSpec, coordinator: Any) -> ShardOutcome:
 async def _shard(spec: ShardSpec, coordinator: Any) -> ShardOutcome:
     skipped = count_lines(spec.output) + count_lines(errors_path_for(spec.output))
     push = _ProgressPusher(coordinator, spec.index, skipped)
-    started = time.time()
+    started, cpu = time.time(), time.process_time()
     async with (
         spec.client.client(spec.concurrency) as client,
         DistributedGate(
@@ -172,6 +173,7 @@ async def _shard(spec: ShardSpec, coordinator: Any) -> ShardOutcome:
         ended=time.time(),
         loop_lag_max_s=summary.report.loop_lag_max_s,
         loop_lag_p99_s=summary.report.loop_lag_p99_s,
+        cpu_s=time.process_time() - cpu,
         succeeded=summary.succeeded,
         failed=summary.failed,
     )
@@ -195,6 +197,7 @@ def run_bench_share(share: BenchShare, coordinator: Any) -> WorkerOutcome:
 async def _bench_share(share: BenchShare, coordinator: Any) -> WorkerOutcome:
     push = _ProgressPusher(coordinator, share.worker, 0)
     cfg = share.config
+    cpu = time.process_time()
     async with share.client.client(cfg.concurrency[0]) as client:
 
         def progress(level: int, p: Progress) -> None:
@@ -213,6 +216,7 @@ async def _bench_share(share: BenchShare, coordinator: Any) -> WorkerOutcome:
         ended=ended,
         loop_lag_max_s=lv.report.loop_lag_max_s,
         loop_lag_p99_s=lv.report.loop_lag_p99_s,
+        cpu_s=time.process_time() - cpu,
     )
 
 
