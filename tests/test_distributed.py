@@ -133,9 +133,12 @@ async def test_rerunning_after_the_whole_job_stopped_resumes(tmp_path: Path) -> 
         while not (shard1.exists() and shard1.read_bytes().count(b"\n") >= 40):
             assert not job.done()
             await asyncio.sleep(0.02)
-        job.cancel()  # the driver goes away: its workers are cancelled with it
+        job.cancel()  # the driver goes away: its workers are killed with it
         with pytest.raises(asyncio.CancelledError):
             await job
+        stopped = len(srv.requests)
+        await asyncio.sleep(1.0)
+        assert len(srv.requests) == stopped  # nothing runs on behind the stopped job
         assert not out.exists()  # nothing merged yet
         summary = await run_batch(src, out, **kwargs)  # type: ignore[arg-type]
         sent = len(srv.requests)
@@ -208,6 +211,29 @@ async def test_leases_spread_one_budget_over_many_gates() -> None:
         span = max(ready) - min(ready)
         assert span >= (30 - 10) / 10 * 0.9, span  # one budget: 20 past the burst at 10/s
         assert all(g.describe()["leases"] < 30 for g in gates)  # slots come in batches
+    finally:
+        ray.kill(coord)
+
+
+async def test_a_job_wide_token_budget_is_leased_too() -> None:
+    coord = ray.remote(num_cpus=0)(Coordinator).remote(None, 60_000)  # 1,000 tokens/s
+    try:
+        gates = [
+            DistributedGate(
+                coord, requests_per_minute=None, tokens_per_minute=60_000, concurrency=4
+            )
+            for _ in range(2)
+        ]
+        async with gates[0], gates[1]:
+            t0 = time.monotonic()
+            for _ in range(4):  # 8 requests of 500 estimated tokens: 3 s past the 1 s burst
+                for g in gates:
+                    wait = g.reserve(500, time.monotonic())
+                    while wait > 0:
+                        await asyncio.sleep(wait)
+                        wait = g.paused_until - time.monotonic()
+            span = time.monotonic() - t0
+        assert span >= (8 * 500 - 1000) / 1000 * 0.8, span
     finally:
         ray.kill(coord)
 

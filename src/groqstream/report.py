@@ -465,9 +465,10 @@ class LatencyAccumulator:
         if r.error is not None:
             self.kinds[getattr(r.error, "kind", type(r.error).__name__)] += 1
             return
-        m = r.metrics
-        if m is None:
-            return
+        if r.metrics is not None:
+            self._add_metrics(r.metrics)
+
+    def _add_metrics(self, m: StreamMetrics) -> None:
         self.completed += 1
         if m.ttft_s is not None:
             self.ttft.add(m.ttft_s)

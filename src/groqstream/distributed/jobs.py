@@ -94,17 +94,27 @@ def _unwrap(e: BaseException) -> BaseException:
 
 
 async def _gather(
+    ray: ModuleType,
     refs: list[Any],
     coordinator: Any,
     on_tick: Callable[[dict[int, Any]], None] | None,
 ) -> list[Any]:
-    """Wait for every task, feeding the coordinator's progress reports to `on_tick`."""
+    """Wait for every task, feeding the coordinator's progress reports to `on_tick`. If the
+    wait is cancelled, so are the tasks (their processes killed, as a driver's death would):
+    a later run resumes their shards."""
     futures = [asyncio.wrap_future(r.future()) for r in refs]
     pending: set[asyncio.Future[Any]] = set(futures)
-    while pending:
-        _, pending = await asyncio.wait(pending, timeout=_POLL)
-        if on_tick is not None:
-            on_tick(await coordinator.progress.remote())
+    try:
+        while pending:
+            _, pending = await asyncio.wait(pending, timeout=_POLL)
+            if on_tick is not None:
+                on_tick(await coordinator.progress.remote())
+    except BaseException:
+        for ref, fut in zip(refs, futures, strict=True):
+            if not fut.done():
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref, force=True)
+        raise
     errors = [e for e in (f.exception() for f in futures) if e is not None]
     if errors:
         cause = _unwrap(errors[0])
@@ -279,7 +289,7 @@ async def run_batch(
                     )
 
             outcomes: list[ShardOutcome] = await _gather(
-                [task.remote(s, coord) for s in specs], coord, tick
+                ray, [task.remote(s, coord) for s in specs], coord, tick
             )
             tick(await coord.progress.remote(), finished=True)
     succeeded, failed = await _in_thread(merge_shards, plan, directory, out, total)
@@ -351,7 +361,7 @@ async def run_sweep(
                         on_progress(level, p)
 
                 outcomes: list[WorkerOutcome] = await _gather(
-                    [task.remote(s, coord) for s in shares], coord, tick
+                    ray, [task.remote(s, coord) for s in shares], coord, tick
                 )
                 tick(await coord.progress.remote(), finished=True)
             report = _merged_report(outcomes, cfg.slo)
