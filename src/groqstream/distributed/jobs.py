@@ -52,6 +52,7 @@ log = logging.getLogger("groqstream.distributed")
 
 T = TypeVar("T")
 _POLL = 0.5
+_CANCEL_WAIT = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,9 @@ class DistributedLevel(LevelResult):
     workers: tuple[WorkerOutcome, ...] = ()
 
 
-def _merged_report(outcomes: Sequence[WorkerOutcome], slo: SLO) -> LatencyReport:
+def _merged_report(
+    outcomes: Sequence[WorkerOutcome], slo: SLO
+) -> tuple[LatencyReport, LatencyAccumulator]:
     """One report from the workers' sketches: duration from the first worker's start to the
     last one's end (wall clock), loop lag the worst worker's (each checked its own loop)."""
     acc = LatencyAccumulator(keep_requests=False)
@@ -80,11 +83,12 @@ def _merged_report(outcomes: Sequence[WorkerOutcome], slo: SLO) -> LatencyReport
     report = acc.report(duration_s=max(0.0, ended - started), slo=slo)
     lag_max = [o.loop_lag_max_s for o in outcomes if o.loop_lag_max_s is not None]
     lag_p99 = [o.loop_lag_p99_s for o in outcomes if o.loop_lag_p99_s is not None]
-    return dataclasses.replace(
+    report = dataclasses.replace(
         report,
         loop_lag_max_s=max(lag_max) if lag_max else None,
         loop_lag_p99_s=max(lag_p99) if lag_p99 else None,
     )
+    return report, acc
 
 
 def _unwrap(e: BaseException) -> BaseException:
@@ -114,6 +118,8 @@ async def _gather(
             if not fut.done():
                 with contextlib.suppress(Exception):
                     ray.cancel(ref, force=True)
+        if pending:  # until their processes are gone: nothing runs on behind a stopped job
+            await asyncio.wait(pending, timeout=_CANCEL_WAIT)
         raise
     errors = [e for e in (f.exception() for f in futures) if e is not None]
     if errors:
@@ -138,6 +144,12 @@ def _coordinator(ray: ModuleType, rpm: float | None, tpm: float | None) -> Itera
         yield actor
     finally:
         ray.kill(actor)
+
+
+def _written(shards: list[Path]) -> tuple[list[int], int]:
+    """Results each shard holds already (output and errors), and the failures among them."""
+    failed = [count_lines(errors_path_for(p)) for p in shards]
+    return [count_lines(p) + f for p, f in zip(shards, failed, strict=True)], sum(failed)
 
 
 def _cluster_cpus(ray: ModuleType) -> int:
@@ -253,8 +265,8 @@ async def run_batch(
         total = await _validate(ray, plan)
         plan.save(directory)
         shards = [plan.shard_path(directory, i) for i in range(len(plan.ranges))]
-        before = {i: count_lines(p) + count_lines(errors_path_for(p)) for i, p in enumerate(shards)}
-        before_failed = sum(count_lines(errors_path_for(p)) for p in shards)
+        done, failed_before = await _in_thread(_written, shards)
+        before = dict(enumerate(done))
         started = time.monotonic()
         with _coordinator(ray, requests_per_minute, tokens_per_minute) as coord:
             specs = [
@@ -293,19 +305,16 @@ async def run_batch(
             )
             tick(await coord.progress.remote(), finished=True)
     succeeded, failed = await _in_thread(merge_shards, plan, directory, out, total)
-    report = _merged_report(outcomes, slo)
+    report, merged = _merged_report(outcomes, slo)
     if report_path is not None:
         data = orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2)
         await _in_thread(Path(report_path).write_bytes, data)
     skipped = sum(before.values())
-    merged = LatencyAccumulator(keep_requests=False)
-    for o in outcomes:
-        merged.merge(o.latency)
     return DistributedBatchSummary(
         total=total,
         skipped=skipped,
-        succeeded=succeeded - (skipped - before_failed),
-        failed=failed - before_failed,
+        succeeded=succeeded - (skipped - failed_before),
+        failed=failed - failed_before,
         output_path=out,
         errors_path=errors_path_for(out),
         report=report,
@@ -364,6 +373,6 @@ async def run_sweep(
                     ray, [task.remote(s, coord) for s in shares], coord, tick
                 )
                 tick(await coord.progress.remote(), finished=True)
-            report = _merged_report(outcomes, cfg.slo)
+            report, _ = _merged_report(outcomes, cfg.slo)
             levels.append(DistributedLevel(level, [], report, tuple(outcomes)))
     return levels
