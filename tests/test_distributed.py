@@ -19,7 +19,7 @@ from groqstream.batch import BatchInputError, errors_path_for
 from groqstream.bench.runner import SweepConfig
 from groqstream.errors import ConfigError
 from groqstream.report import RELATIVE_ACCURACY, SLO
-from groqstream.testing import SimulatedServer
+from groqstream.testing import Fault, SimulatedServer
 
 ray = pytest.importorskip(
     "ray", reason="the `ray` extra is not installed: pip install 'groqstream[ray]'"
@@ -169,6 +169,28 @@ async def test_a_global_rpm_holds_across_workers(tmp_path: Path) -> None:
     assert span >= (100 - per_s) / per_s * 0.9, span
     busiest = max(sum(1 for t in stamps if s <= t < s + 1.0) for s in stamps)
     assert busiest <= per_s * 2 + per_s * 0.5, busiest  # burst + rate + loaded-machine slack
+
+
+async def test_a_429_seen_by_one_worker_pauses_the_whole_job(tmp_path: Path) -> None:
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    ids = write_input(src, 600)  # ~75 requests/s per worker: both still busy after the pause
+    shard = shards_dir_for(out) / "shard-00001.jsonl"
+    async with SimulatedServer(ttft=0.05, tokens_per_second=2000.0) as srv:
+        job = asyncio.create_task(
+            run_batch(src, out, workers=2, concurrency_per_worker=4, base_url=srv.base_url)
+        )
+        while not (shard.exists() and shard.read_bytes().count(b"\n") >= 20):
+            assert not job.done()
+            await asyncio.sleep(0.02)
+        srv.faults.append(Fault.status(429, retry_after=2.0))  # the next request, either worker
+        await job
+        records = list(srv.requests)
+    assert_exactly_once(out, ids)
+    (limited,) = [r for r in records if r.status == 429]
+    t0 = limited.received_ns
+    during = [r for r in records if t0 + 0.6e9 < r.received_ns < t0 + 1.8e9]
+    assert not during, f"{len(during)} requests sent during the other worker's pause"
+    assert max(r.received_ns for r in records) > t0 + 1.8e9  # and the job went on after it
 
 
 async def test_a_pause_seen_by_one_worker_pauses_every_worker() -> None:

@@ -7,6 +7,8 @@ import io
 import itertools
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,13 @@ def test_one_progress_line_for_the_whole_job() -> None:
     assert p.req_per_s == 12.0 and not p.finished
     line = JobProgressLine(io.StringIO()).render(p)
     assert "43/100 done" in line and "per worker 3|0|4" in line
+
+
+def test_importing_groqstream_never_imports_ray() -> None:
+    code = (
+        "import sys, groqstream, groqstream.distributed; "
+        "from groqstream.cli.main import _parser; _parser(); "
+        "assert 'ray' not in sys.modules, 'ray imported'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
