@@ -22,7 +22,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ._stats import percentile
 from ._transport import RetryPolicy
-from .errors import GroqStreamError, RateLimitError
+from .errors import ConfigError, GroqStreamError, RateLimitError
 from .metrics import StreamMetrics
 from .ratelimit import RateLimitGate, estimate_tokens
 from .report import SLO, LatencyAccumulator, LatencyReport
@@ -107,7 +107,7 @@ class FanOut:
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
         if gate is not None and (requests_per_minute or tokens_per_minute):
-            raise ValueError("pass rate limits to the shared gate, not beside it")
+            raise ConfigError("pass rate limits to the shared gate, not beside it")
         self._client = client
         self._requests = requests
         self.concurrency = concurrency
