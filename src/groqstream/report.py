@@ -354,14 +354,16 @@ class LatencySketch:
             return
         self._buf = array("d")
         mean_b = math.fsum(buf) / n
-        self._combine(n, mean_b, math.fsum((x - mean_b) ** 2 for x in buf), min(buf), max(buf))
+        lo, hi = min(buf), max(buf)
+        self._combine(n, mean_b, math.fsum([(x - mean_b) ** 2 for x in buf]), lo, hi)
         key, value, tiny = self._mapping.key, self._mapping.value, self._mapping.min_possible
-        keys: Counter[int] = Counter()
-        for x in buf:
-            if x > tiny:
-                keys[key(x)] += 1
-            else:  # zero or negative: DDSketch's own zero count / negative store
-                self._dd.add(x)
+        if lo > tiny:  # the usual case: counting keys in C is most of the cost
+            keys = Counter(map(key, buf))
+        else:
+            keys = Counter(map(key, [x for x in buf if x > tiny]))
+            for x in buf:
+                if x <= tiny:  # zero or negative: DDSketch's own zero count / negative store
+                    self._dd.add(x)
         add = self._dd.add
         for k, c in keys.items():
             add(value(k), float(c))  # a bin's representative maps back to that bin
