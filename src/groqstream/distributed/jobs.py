@@ -219,7 +219,7 @@ def _plan(source: Any, out: Path, directory: Path, workers: int | None) -> Shard
                 len(plan.ranges),
                 workers,
             )
-        return plan
+        return dataclasses.replace(plan, input=src.resolve())  # the same file, maybe moved
     return ShardPlan.split(src, workers or 1)
 
 
