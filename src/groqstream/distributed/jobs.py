@@ -195,9 +195,9 @@ def _spool(dataset: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _plan(source: Any, out: Path, directory: Path, workers: int | None) -> ShardPlan:
+def _plan(source: Any, out: Path, directory: Path, workers: int | None, default: int) -> ShardPlan:
     """This job's plan: the saved one when resuming (same input, same shards), else a new
-    one over `workers` shards."""
+    one over `workers` shards (`default` if not given)."""
     plan = ShardPlan.load(directory)
     if plan is None and out.exists() and out.stat().st_size:
         raise ConfigError(
@@ -220,7 +220,7 @@ def _plan(source: Any, out: Path, directory: Path, workers: int | None) -> Shard
                 workers,
             )
         return dataclasses.replace(plan, input=src.resolve())  # the same file, maybe moved
-    return ShardPlan.split(src, workers or 1)
+    return ShardPlan.split(src, workers or default)
 
 
 async def run_batch(
@@ -260,8 +260,7 @@ async def run_batch(
     opts = ClientOptions(base_url, client_timeout, max_retries, headers)
     slo = slo or SLO()
     with ray_session(ray_address, num_cpus=num_cpus) as ray:
-        workers = workers or _cluster_cpus(ray)
-        plan = await _in_thread(_plan, source, out, directory, workers)
+        plan = await _in_thread(_plan, source, out, directory, workers, _cluster_cpus(ray))
         total = await _validate(ray, plan)
         plan.save(directory)
         shards = [plan.shard_path(directory, i) for i in range(len(plan.ranges))]

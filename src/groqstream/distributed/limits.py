@@ -110,9 +110,8 @@ class DistributedGate(RateLimitGate):
         super().__init__()
         self._coord = coordinator
         self._limited = bool(requests_per_minute or tokens_per_minute)
-        per_s = requests_per_minute / 60.0 if requests_per_minute else math.inf
-        share = concurrency if math.isinf(per_s) else math.ceil(per_s * _STOCK_SECONDS)
-        self._stock_target = max(1, min(concurrency, share))
+        self._job_rpm, self._job_tpm = requests_per_minute, tokens_per_minute
+        self._concurrency = concurrency
         self._slots: collections.deque[tuple[float, float]] = collections.deque()  # ready, cost
         self._owed = 0  # requests told to hold until a lease gives them slots
         self._release_at = 0.0  # when the requests that were owed slots may go
@@ -160,7 +159,7 @@ class DistributedGate(RateLimitGate):
         if self._slots:
             ready, cost = self._slots.popleft()
             self._refund += cost - tokens
-            if len(self._slots) < self._stock_target // 2 + 1:
+            if len(self._slots) < self._stock_target() // 2 + 1:
                 self._poke()
             return max(wait, ready - now)
         self._refund += self._tokens_each - tokens  # what the owed slot will be charged
@@ -181,6 +180,17 @@ class DistributedGate(RateLimitGate):
             self.pauses += 1
             self._coord.pause.remote(seconds)
 
+    def _stock_target(self) -> int:
+        """Slots to keep in stock: a quarter of a second of the job's request (and token)
+        rate, at most this worker's concurrency — enough that a request rarely waits for a
+        lease, little enough that one worker does not hold the job's budget for long."""
+        target = float(self._concurrency)
+        if self._job_rpm:
+            target = min(target, self._job_rpm / 60.0 * _STOCK_SECONDS)
+        if self._job_tpm:
+            target = min(target, self._job_tpm / 60.0 * _STOCK_SECONDS / self._tokens_each)
+        return max(1, math.ceil(target))
+
     def _poke(self) -> None:
         if self._wake is not None:
             self._wake.set()
@@ -199,7 +209,7 @@ class DistributedGate(RateLimitGate):
 
     async def _sync(self) -> None:
         """One round trip: return refunds, take a batch of slots, learn the job's pause."""
-        want = max(0, self._stock_target - len(self._slots)) + self._owed if self._limited else 0
+        want = max(0, self._stock_target() - len(self._slots)) + self._owed if self._limited else 0
         refund, self._refund = self._refund, 0.0
         cost = self._tokens_each
         try:
