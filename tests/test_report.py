@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import pytest
 
 from groqstream import SLO, LatencyReport
+from groqstream.errors import ConfigError
 from groqstream.metrics import StreamMetrics, compute_metrics
-from groqstream.report import LatencyAccumulator
+from groqstream.report import RELATIVE_ACCURACY, LatencyAccumulator
 
 MS = 1_000_000
 
@@ -54,18 +55,52 @@ def test_a_missing_value_fails_its_slo() -> None:
     assert rep.good == 0  # no TPOT with one token: the objective is not met
 
 
-def test_itl_beyond_the_cap_is_a_uniform_sample_with_an_exact_count() -> None:
-    acc = LatencyAccumulator(itl_cap=1000, seed=1)
+def test_itl_of_any_length_is_sketched_with_an_exact_count() -> None:
+    acc = LatencyAccumulator()
     # 100 streams of 100 gaps each: gaps 1..100 ms, so every percentile is known exactly
     for i in range(100):
         acc.add(R(stream(i, 10, list(range(1, 101)))))
     rep = acc.report()
     assert rep.itl.count == 100 * 100
-    assert len(acc._itl) == 1000  # memory stays bounded
-    assert rep.itl.min >= 0.001 and rep.itl.max <= 0.1
-    assert rep.itl.p50 == pytest.approx(0.0505, abs=0.006)  # a sample, close to the truth
-    assert rep.itl.p90 == pytest.approx(0.0901, abs=0.006)
+    assert rep.itl.min == pytest.approx(0.001) and rep.itl.max == pytest.approx(0.1)
+    assert rep.itl.mean == pytest.approx(0.0505, rel=1e-12)  # exact, not sketched
+    # numpy's percentiles of these gaps are 50.5 ms and 90.1 ms: within the stated accuracy
+    assert rep.itl.p50 == pytest.approx(0.0505, rel=RELATIVE_ACCURACY)
+    assert rep.itl.p90 == pytest.approx(0.0901, rel=RELATIVE_ACCURACY)
     assert rep.ttft.count == 100 and rep.e2el.count == 100
+
+
+def test_goodput_for_an_slo_named_after_the_run_or_before_compacting() -> None:
+    acc = LatencyAccumulator()
+    for ttft in (100, 300, 50):
+        acc.add(R(stream(0, ttft, [10])))
+    slo = SLO(ttft_ms=200)
+    assert acc.report(slo=slo).good == 2  # from the kept per-request latencies
+    small = acc.compact([slo])
+    assert not small.keeps_requests and small.report(slo=slo).good == 2
+    with pytest.raises(ConfigError, match="before compacting"):
+        small.report(slo=SLO(e2el_ms=1000))
+    assert acc.keeps_requests  # compacting made a copy
+
+
+def test_merged_accumulators_report_what_one_would() -> None:
+    one, parts = LatencyAccumulator(), [LatencyAccumulator() for _ in range(3)]
+    slo = SLO(ttft_ms=150)
+    for i in range(300):
+        r = R(stream(i, 20 + i, [1 + i % 7, 2, 3]), queue_wait_s=i / 1000)
+        one.add(r)
+        parts[i % 3].add(r)
+    parts.append(LatencyAccumulator())  # an empty worker changes nothing
+    parts[3].add(R(None, error=TimeoutError()))
+    one.add(R(None, error=TimeoutError()))
+    merged = LatencyAccumulator(keep_requests=False)
+    for p in parts:
+        merged.merge(p.compact([slo]))
+    want, got = one.report(slo=slo), merged.report(slo=slo)
+    assert got.to_dict() == want.to_dict() | {
+        k: pytest.approx(v, rel=1e-9) for k, v in want.to_dict().items() if isinstance(v, float)
+    }
+    assert got.good == want.good == 131 and got.failures_by_kind == {"TimeoutError": 1}
 
 
 def test_empty_report_is_nan_not_an_error() -> None:

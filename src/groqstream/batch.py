@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import anyio
 import anyio.to_thread
@@ -26,7 +26,7 @@ from ._stats import percentile
 from .client import Client
 from .errors import APIStatusError, ConfigError, GroqStreamError
 from .fanout import FanOut, FanOutOptions, Result
-from .report import LatencyReport
+from .report import LatencyAccumulator, LatencyReport
 
 __all__ = ["BatchInputError", "BatchSummary", "errors_path_for", "run_batch"]
 
@@ -55,6 +55,7 @@ class BatchSummary:
     output_path: Path
     errors_path: Path
     report: LatencyReport
+    latency: LatencyAccumulator | None = None  # the mergeable form of `report`
 
 
 def errors_path_for(output: Path) -> Path:
@@ -90,18 +91,39 @@ def _line_problems(lineno: int, raw: bytes, seen: dict[str, int]) -> list[str]:
     return problems
 
 
-def _validate(path: Path) -> int:
+def _lines(f: BinaryIO, byte_range: tuple[int, int] | None) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) of a file, or of the lines starting in [start, end) of it, counted
+    from the range's first line (shards of one file split by byte range, never mid-line)."""
+    if byte_range is None:
+        yield from enumerate(f, 1)
+        return
+    start, end = byte_range
+    if start > 0:
+        f.seek(start - 1)
+        f.readline()  # skip the rest of a line begun before the range
+    pos, lineno = f.tell(), 0
+    while pos < end:
+        raw = f.readline()
+        if not raw:
+            return
+        lineno += 1
+        yield lineno, raw
+        pos += len(raw)
+
+
+def _validate(path: Path, byte_range: tuple[int, int] | None = None) -> int:
     """Check every input line before anything is sent; return the number of requests."""
     problems: list[str] = []
     seen: dict[str, int] = {}
     count = 0
+    where = "" if byte_range is None else f"bytes {byte_range[0]}–{byte_range[1]}, "
     with path.open("rb") as f:
-        for lineno, raw in enumerate(f, 1):
+        for lineno, raw in _lines(f, byte_range):
             if raw.strip():
                 problems += _line_problems(lineno, raw, seen)
                 count += 1
     if problems:
-        raise BatchInputError(problems)
+        raise BatchInputError([where + p for p in problems])
     return count
 
 
@@ -122,9 +144,11 @@ def _done_ids(path: Path) -> set[str]:
     return ids
 
 
-def _pending(path: Path, done: set[str], model: str | None) -> Iterator[tuple[str, dict[str, Any]]]:
+def _pending(
+    path: Path, done: set[str], model: str | None, byte_range: tuple[int, int] | None = None
+) -> Iterator[tuple[str, dict[str, Any]]]:
     with path.open("rb") as f:
-        for raw in f:
+        for _, raw in _lines(f, byte_range):
             if not raw.strip():
                 continue
             obj = orjson.loads(raw)
@@ -232,25 +256,29 @@ async def run_batch(
     base_url: str | None = None,
     model: str | None = None,
     report_path: str | os.PathLike[str] | None = None,
+    byte_range: tuple[int, int] | None = None,
     options: FanOutOptions | None = None,
     **fan_out_options: Any,
 ) -> BatchSummary:
     """Run a Batch API input file through `fan_out`, resumably (see the module docstring).
 
+    `byte_range` runs only the lines starting in [start, end) of the input (one shard of it,
+    see `groqstream.distributed`).
+
     Keyword arguments are `FanOutOptions` fields (`concurrency=`, `requests_per_minute=`,
-    `tokens_per_minute=`, `on_progress=`, ...), over `options` when given.
+    `tokens_per_minute=`, `on_progress=`, `gate=`, ...), over `options` when given.
     """
     opts, unknown = FanOutOptions.split(fan_out_options, options)
     if unknown:
         raise ConfigError(f"run_batch() got unexpected arguments: {', '.join(sorted(unknown))}")
     src, out = Path(input_path), Path(output_path)
     errs = errors_path_for(out)
-    total = await anyio.to_thread.run_sync(_validate, src)
+    total = await anyio.to_thread.run_sync(_validate, src, byte_range)
     done = await anyio.to_thread.run_sync(lambda: _done_ids(out) | _done_ids(errs))
     ids: dict[int, str] = {}
 
     def requests() -> Iterator[dict[str, Any]]:
-        for i, (cid, body) in enumerate(_pending(src, done, model)):
+        for i, (cid, body) in enumerate(_pending(src, done, model, byte_range)):
             ids[i] = cid
             yield body
 
@@ -262,7 +290,7 @@ async def run_batch(
     report = fan.report()
     if report_path is not None:
         await anyio.to_thread.run_sync(_write_json, Path(report_path), report.to_dict())
-    return BatchSummary(total, len(done), succeeded, failed, out, errs, report)
+    return BatchSummary(total, len(done), succeeded, failed, out, errs, report, fan.accumulator)
 
 
 async def _write_results(

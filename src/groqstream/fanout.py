@@ -125,6 +125,8 @@ class FanOutOptions:
             raise ConfigError(f"max_retries must be an int >= 0, got {self.max_retries!r}")
         if not self.max_rate_limit_wait >= 0 or not self.progress_interval > 0:
             raise ConfigError("max_rate_limit_wait must be >= 0 and progress_interval > 0")
+        if self.gate is not None and (self.requests_per_minute or self.tokens_per_minute):
+            raise ConfigError("pass rate limits to the shared gate, not beside it")
 
     @classmethod
     def split(
@@ -331,6 +333,11 @@ class FanOut:
             p50_ttft_s=percentile(ttfts, 50) if ttfts else None,
             finished=self._ended is not None,
         )
+
+    @property
+    def accumulator(self) -> LatencyAccumulator:
+        """The mergeable figures behind `report()` (see `LatencyAccumulator.compact`)."""
+        return self._acc
 
     @property
     def pulled(self) -> int:

@@ -60,7 +60,7 @@ def level_json(cfg: SweepConfig, lv: LevelResult, base_url: str) -> dict[str, An
         concurrency=lv.concurrency,
         base_url=base_url,
         model=cfg.model,
-        num_prompts=len(lv.results),
+        num_prompts=lv.report.count,
     )
     d.update(
         {

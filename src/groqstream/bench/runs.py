@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from ..report import SLO, Distribution
+from ..report import SLO, Distribution, LatencySketch
 from .fmt import is_number
 
 __all__ = ["Level", "Run", "RunLoadError", "load_run", "summary_from_rows"]
@@ -131,10 +131,17 @@ def summary_from_rows(
         "latency_unit": "ms",
     }
     for name in ("ttft", "tpot", "e2el", "queue_wait"):
-        d.update(Distribution.of(_seconds(r.get(f"{name}_ms") for r in ok)).ms_fields(name))
+        d.update(_sketched(_seconds(r.get(f"{name}_ms") for r in ok)).ms_fields(name))
     itl = _seconds(x for r in ok for x in r.get("itl_ms") or ())
-    d.update(Distribution.of(itl).ms_fields("itl"))
+    d.update(_sketched(itl).ms_fields("itl"))
     return d
+
+
+def _sketched(values: Iterable[float]) -> Distribution:
+    """The summary the live run printed: from the same sketch, so the figures agree."""
+    sketch = LatencySketch()
+    sketch.extend(values)
+    return sketch.distribution()
 
 
 def _bench_json(path: Path) -> dict[str, Any]:

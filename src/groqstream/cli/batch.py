@@ -13,6 +13,7 @@ import orjson
 from ..batch import BatchInputError, BatchSummary, errors_path_for, run_batch
 from ..bench.output import summary_fields
 from ..bench.table import columns, notes, table
+from ..client import api_key_env
 from ..fanout import Progress
 from . import _otlp
 from .args import (
@@ -68,6 +69,19 @@ def add_parser(sub: Any) -> None:
         default=None,
         metavar="PATH",
         help="write the latency report as JSON here (vLLM field names, as bench's)",
+    )
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="run on Ray over N worker processes (needs groqstream[ray])",
+    )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="join this Ray cluster (see `ray start --head`) instead of a local one",
     )
     _otlp.add_argument(p)
     p.set_defaults(func=_batch)
@@ -128,7 +142,9 @@ async def _batch(args: argparse.Namespace) -> int:
     def on_progress(p: Progress) -> None:
         progress.update(Snapshot.of(p, label="batch", total=total, already=already))
 
-    client = make_client(args)
+    client = make_client(args)  # checks the key and base URL before anything starts
+    if args.workers or args.ray_address:
+        return await _batch_on_ray(args, src, out, report, client.base_url)
     try:
         async with client:
             summary = await run_batch(
@@ -155,3 +171,29 @@ async def _batch(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     return _finish(summary, args, report, client.base_url)
+
+
+async def _batch_on_ray(
+    args: argparse.Namespace, src: Path, out: Path, report: Path | None, base_url: str
+) -> int:
+    """`--workers` / `--ray-address`: the same run on Ray (groqstream.distributed)."""
+    if args.api_key:
+        raise UsageError(
+            "--api-key cannot be handed to Ray workers",
+            f"set {api_key_env(base_url)} (or --api-key-env NAME) where every worker runs",
+        )
+    from .. import distributed
+
+    try:
+        summary = await distributed.run_batch(
+            src,
+            out,
+            base_url=base_url,
+            model=args.model,
+            requests_per_minute=args.rpm,
+            tokens_per_minute=args.tpm,
+            **distributed.cli_options(args),
+        )
+    except BatchInputError as e:
+        raise UsageError(str(e), "nothing was sent: fix these lines and run again") from None
+    return _finish(summary, args, report, base_url)

@@ -13,6 +13,7 @@ from typing import Any
 from ..bench.output import bench_meta, summary_fields, write_outputs
 from ..bench.runner import LevelResult, SweepConfig, run_sweep
 from ..bench.table import Column, columns, header, notes, row
+from ..client import Client
 from ..fanout import Progress
 from ..models import DEFAULT_MODEL
 from ..report import SLO
@@ -122,6 +123,19 @@ def add_parser(sub: Any) -> None:
         metavar="TPS",
         help="simulated tokens/s per stream",
     )
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="spread the load over N Ray worker processes (needs groqstream[ray])",
+    )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="join this Ray cluster (see `ray start --head`) instead of a local one",
+    )
     _otlp.add_argument(p)
     p.set_defaults(func=_bench)
 
@@ -209,7 +223,7 @@ class _Sweep:
             concurrency=lv.concurrency,
             base_url=self.base_url,
             model=self.cfg.model,
-            num_prompts=len(lv.results),
+            num_prompts=lv.report.count,
         )
         summary["server_split_ms"] = lv.server_split()
         if not self.finished:
@@ -256,6 +270,24 @@ def _interrupted(sweep: _Sweep, out: Path | None, meta: dict[str, Any], err: Out
     _save(sweep, out, meta, err)
 
 
+async def _sweep(args: argparse.Namespace, client: Client, cfg: SweepConfig, sweep: _Sweep) -> None:
+    """The levels, in this process or spread over Ray workers (`--workers`/`--ray-address`:
+    those levels' reports are merged from the workers' sketches and have no per-request rows)."""
+    if not (args.workers or args.ray_address):
+        await run_sweep(client, cfg, on_progress=sweep.on_progress, on_level=sweep.on_level)
+        return
+    from .. import distributed
+
+    levels = await distributed.run_sweep(
+        cfg,
+        base_url=client.base_url,
+        on_progress=sweep.on_progress,
+        **distributed.cli_options(args),
+    )
+    for lv in levels:
+        sweep.on_level(lv)
+
+
 async def _bench(args: argparse.Namespace) -> int:
     if args.otlp_endpoint:
         return await _otlp.rerun_exporting(args, _bench, "groqstream-bench")
@@ -274,7 +306,7 @@ async def _bench(args: argparse.Namespace) -> int:
         meta = bench_meta(cfg, client.base_url, simulated=simulated)
         sweep = _Sweep(cfg, client.base_url)
         try:
-            await run_sweep(client, cfg, on_progress=sweep.on_progress, on_level=sweep.on_level)
+            await _sweep(args, client, cfg, sweep)
         except asyncio.CancelledError:
             _interrupted(sweep, out, meta, err)
             raise
