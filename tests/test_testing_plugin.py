@@ -75,3 +75,13 @@ def test_marker_options_reach_the_server_and_each_test_gets_its_own(tmp_path: Pa
     p = pytest_in(tmp_path, "--strict-markers")
     assert p.returncode == 0, p.stdout + p.stderr
     assert "2 passed" in p.stdout
+
+
+def test_loading_the_plugin_imports_neither_groqstream_nor_aiohttp() -> None:
+    """pytest loads every installed plugin in every project's run: this one must be light."""
+    code = (
+        "import sys, groqstream_pytest; "
+        "print(sorted({'groqstream', 'aiohttp'} & {m.split('.')[0] for m in sys.modules}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -22,8 +22,10 @@ Async fixtures and tests need pytest-asyncio (part of the `test` extra). In its 
 "strict" mode, mark async tests with ``@pytest.mark.asyncio`` (or ``pytestmark`` as above);
 with ``asyncio_mode = "auto"`` no marks are needed.
 
-Loading the plugin imports only pytest (and pytest-asyncio, which pytest has loaded already):
-the simulated server and aiohttp are imported when a test first uses the fixture.
+It lives in its own small top-level package, outside `groqstream`, because pytest loads every
+installed plugin in every run of every project: loading it imports only pytest (and
+pytest-asyncio, which pytest has loaded already), while groqstream, the simulated server and
+aiohttp are imported when a test first uses the fixture.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .server import SimulatedServer
+    from groqstream.testing import SimulatedServer
 
 __all__ = ["DEFAULTS", "simulated_server"]
 
@@ -75,7 +77,7 @@ def _fixture() -> Any:
 
     @pytest_asyncio.fixture(name="simulated_server")
     async def server(request: pytest.FixtureRequest) -> AsyncIterator[SimulatedServer]:
-        from .server import SimulatedServer
+        from groqstream.testing import SimulatedServer
 
         async with SimulatedServer(**_options(request)) as srv:
             yield srv
