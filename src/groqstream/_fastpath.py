@@ -40,54 +40,62 @@ class Template:
     """The bytes around the text of a plain one-choice chunk.
 
     `prefix`/`suffix` are the fixed bytes before and after the text's JSON string. When the
-    server also varies fields the assembler ignores, `holes` locate their values in the
-    learned chunk; the first chunk that does not fit `prefix`/`suffix` compiles `pattern`,
-    which matches a whole chunk with those values as tokens and the text's string as group
-    1 (a pattern whose fixed bytes are the same for every request of a server, so `re`'s
-    cache makes that a one-off). `content` says whether the text is content (True) or
-    reasoning (False); `index` is the choice.
+    server also varies fields the assembler ignores, the first chunk that does not fit
+    `prefix`/`suffix` but does hold the text's key makes the template locate those fields'
+    values in the learned chunk and compile `pattern`, which matches a whole chunk with them
+    as tokens and the text's string as group 1 (its fixed bytes are the same for every
+    request of a server, so `re`'s cache makes compiling a one-off). `content` says whether
+    the text is content (True) or reasoning (False); `index` is the choice.
     """
 
     __slots__ = (
+        "_ignorable",
         "_raw",
         "_text",
         "content",
-        "holes",
         "index",
+        "key",
         "pattern",
         "prefix",
         "suffix",
-        "tail",
     )
 
     def __init__(
         self,
         raw: bytes,
+        key: bytes,
         text: tuple[int, int],
-        holes: list[tuple[int, int]],
-        content: bool,
+        ignorable: dict[str, Any],
         index: int,
     ) -> None:
         self._raw = raw
         self._text = text
-        self.holes = holes
+        self._ignorable: dict[str, Any] | None = ignorable or None  # None: no pattern to make
+        self.key = key
         self.prefix = raw[: text[0] + 1]
         self.suffix = raw[text[1] - 1 :]
-        # the fixed bytes after the last hole: a chunk without them cannot match the pattern
-        self.tail = raw[max(end for _, end in [text, *holes]) :]
-        self.content = content
+        self.content = key == b'"content":'
         self.index = index
         self.pattern: Callable[[bytes], re.Match[bytes] | None] | None = None
 
     def compile(self) -> Callable[[bytes], re.Match[bytes] | None] | None:
-        """The whole-chunk pattern (None when the spans overlap: no pattern then)."""
+        """The whole-chunk pattern, made once (None when no ignored field could be located
+        exactly, or the spans overlap: then the template has none)."""
+        ignorable, self._ignorable = self._ignorable, None
+        if ignorable is None:
+            return None
         raw = self._raw
-        spans = sorted([(*self._text, True), *((a, b, False) for a, b in self.holes)])
+        holes = []
+        for k, v in ignorable.items():
+            span = _value_span(raw, k, v)
+            if span is not None:
+                holes.append((*span, False))
+        if not holes:
+            return None
         parts: list[bytes] = []
         pos = 0
-        for start, end, is_text in spans:
+        for start, end, is_text in sorted([(*self._text, True), *holes]):
             if start < pos:
-                self.holes = []
                 return None
             parts.append(re.escape(raw[pos:start]))
             token = _STRING if raw[start : start + 1] == b'"' else _NUMBER
@@ -96,6 +104,17 @@ class Template:
         parts.append(re.escape(raw[pos:]))
         self.pattern = re.compile(b"".join(parts), re.DOTALL).fullmatch
         return self.pattern
+
+    def match(self, chunk: bytes) -> re.Match[bytes] | None:
+        """The pattern's match of a chunk that did not fit `prefix`/`suffix` (None if none)."""
+        pattern = self.pattern
+        if pattern is None:
+            if self._ignorable is None or self.key not in chunk:
+                return None  # e.g. the finishing chunk: no text, no pattern worth making
+            pattern = self.compile()
+            if pattern is None:
+                return None
+        return pattern(chunk)
 
 
 def _string_end(raw: bytes, start: int) -> int:
@@ -148,9 +167,10 @@ def learn(
 
     The key's JSON string must decode to `value`; then everything else in the chunk is fixed
     bytes. `ignorable` holds the chunk's scalar fields that the assembler does not read after
-    this chunk: they become holes wherever they can be located exactly.
+    this chunk: they become holes, where they can be located exactly, once a chunk needs it.
     """
-    if raw.count(b'"' + key.encode() + b'":') != 1:
+    name = b'"' + key.encode() + b'":'
+    if raw.count(name) != 1:
         return None
     span = _value_span(raw, key, value)
     if span is None:
@@ -160,8 +180,7 @@ def learn(
             return None
     except _JSONDecodeError:
         return None
-    holes = [s for k, v in ignorable.items() if (s := _value_span(raw, k, v)) is not None]
-    return Template(raw, span, holes, key == "content", index)
+    return Template(raw, name, span, ignorable, index)
 
 
 def run(
@@ -178,7 +197,7 @@ def run(
     to `out` and the stamp to `output_ns` (nothing for an empty text). Each costs two bytes
     comparisons (or one pattern match) and one `orjson.loads` of the text's JSON string.
     """
-    prefix, suffix, pattern = tpl.prefix, tpl.suffix, tpl.pattern
+    prefix, suffix = tpl.prefix, tpl.suffix
     lo, cut = len(prefix) - 1, len(suffix) - 1
     index, is_content = tpl.index, tpl.content
     n = 0
@@ -186,15 +205,10 @@ def run(
         for p in events:
             if p.startswith(prefix) and p.endswith(suffix):
                 text = _loads(p[lo : len(p) - cut])
-            else:
-                if not p.endswith(tpl.tail):
-                    break
-                if pattern is None and (not tpl.holes or (pattern := tpl.compile()) is None):
-                    break
-                m = pattern(p)
-                if m is None:
-                    break
+            elif (m := tpl.match(p)) is not None:
                 text = _loads(m[1])
+            else:
+                break
             n += 1
             if text:
                 parts.append(text)

@@ -9,12 +9,15 @@ over cleartext to another host, a header with CR/LF, a redirect to anywhere).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import math
 import re
 import ssl
-from collections.abc import Mapping
+import sys
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -108,6 +111,23 @@ class Deadlines:
         if self.total <= self.first_byte:
             return self.total, TotalTimeout
         return self.first_byte, FirstByteTimeout
+
+
+if sys.version_info >= (3, 11):
+
+    def deadline_at(due: float) -> AbstractAsyncContextManager[object]:
+        """A scope that raises TimeoutError at event-loop instant `due` (inf: never); the
+        standard library's on 3.11+, cheaper per request than anyio's."""
+        return asyncio.timeout_at(None if due == _INF else due)
+
+else:  # pragma: no cover - Python 3.10
+
+    @contextlib.asynccontextmanager
+    async def deadline_at(due: float) -> AsyncIterator[None]:
+        """A scope that raises TimeoutError at event-loop instant `due` (inf: never)."""
+        left = None if due == _INF else max(0.0, due - asyncio.get_running_loop().time())
+        with anyio.fail_after(left):
+            yield
 
 
 def timeout_error(kind: type[APITimeoutError], t: Timeouts) -> APITimeoutError:
@@ -283,9 +303,8 @@ class Transport:
         self, url: str, data: bytes, headers: dict[str, str], deadlines: Deadlines
     ) -> aiohttp.ClientResponse:
         due, kind = deadlines.first()
-        limit = due - asyncio.get_running_loop().time() if due != _INF else None
         try:
-            with anyio.fail_after(limit):
+            async with deadline_at(due):
                 return await self.session.post(
                     url, data=data, headers=headers, allow_redirects=False
                 )

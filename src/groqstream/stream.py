@@ -112,7 +112,10 @@ class _Watchdog:
 
     def watch(self, reader: aiohttp.StreamReader) -> None:
         self._reader = reader
-        self._arm(min(self.first_byte, self.total))
+        # The earliest any deadline can fall: an idle one too, were the first token to come
+        # now. The timer re-arms itself when it fires early, so the first token moves nothing.
+        idle_soonest = self._loop.time() + self.idle
+        self._arm(min(self.first_byte, self.total, idle_soonest))
 
     def _arm(self, due: float) -> None:
         if due != _INF:
@@ -129,11 +132,6 @@ class _Watchdog:
         if self.total <= due:
             return self.total, TotalTimeout
         return due, kind
-
-    def tokens_started(self) -> None:
-        """The first token arrived: the idle deadline replaces the first-token one."""
-        self.cancel()
-        self._arm(self._due()[0])
 
     def rearm(self) -> None:
         """Look again, after the timer found the consumer busy."""
@@ -425,9 +423,6 @@ class ChatStream:
             return []
         deltas = asm.feed(events, now)
         if asm.output_ns:
-            if not wd.alive_ns:
-                wd.alive_ns = now
-                wd.tokens_started()
             wd.alive_ns = now
         if asm.error is not None:
             if not deltas:
