@@ -26,7 +26,9 @@ def _env() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def server(ttft: float, itl: float, chunks: int = 50, record: bool = False) -> Iterator[str]:
+def server(
+    ttft: float, itl: float, chunks: int = 50, record: bool = False, shape: str = "groq"
+) -> Iterator[str]:
     """Run benchmarks/sse_server.py in its own process; yield its base URL."""
     with tempfile.TemporaryDirectory() as tmp:
         ready = os.path.join(tmp, "port")
@@ -41,6 +43,8 @@ def server(ttft: float, itl: float, chunks: int = 50, record: bool = False) -> I
             str(itl),
             "--chunks",
             str(chunks),
+            "--shape",
+            shape,
         ]
         if record:
             cmd.append("--record")
@@ -75,6 +79,7 @@ def run_client(
     concurrency: int = 1,
     record: bool = False,
     timeout: float = 300.0,
+    stamps: str = "user",
 ) -> dict[str, Any]:
     """Run one client in a fresh process; return its JSON result (+ arrivals if recorded)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -92,6 +97,8 @@ def run_client(
             str(concurrency),
             "--timeout",
             str(timeout),
+            "--stamps",
+            stamps,
         ]
         if record:
             cmd += ["--arrivals", arrivals]

@@ -1,10 +1,12 @@
 """Run the client benchmarks side by side and write JSON plus a Markdown table.
 
-    python benchmarks/run.py            # full run (S1-S4, 3 runs each), ~10-15 minutes
-    python benchmarks/run.py --quick    # 1 run, smaller scenarios, ~2 minutes
+    python benchmarks/run.py            # full run (S1-S4, 3 runs each), ~20 minutes
+    python benchmarks/run.py --quick    # 1 run, smaller scenarios, ~4 minutes
 
 Every client runs in a fresh process, alternated A B C A B C, and each figure is the median
-of the runs. Needs the `bench` extra: pip install -e '.[bench]'.
+of the runs. S1 runs on every chunk shape of shapes.py (Groq's, OpenAI's, a server repeating
+x_groq); S2 and S4 stamp a chunk when user code gets it, S3 with each library's own stamp.
+Needs the `bench` extra: pip install -e '.[bench]'.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import HERE, median_of, run_client, send_log, server, timing_errors
+from shapes import SHAPES
 
 ALL = [
     "groqstream_client",
@@ -58,10 +61,10 @@ def alternate(clients: list[str], runs: int, fn: Any) -> dict[str, list[dict[str
     return out
 
 
-def s1(runs: int, chunks: int) -> dict[str, Any]:
-    log(f"S1: one stream of {chunks:,} chunks as fast as possible")
-    with server(0, 0, chunks) as url:
-        res = alternate(ALL, runs, lambda c: run_client(c, url, requests=1, chunks=chunks))
+def s1(runs: int, chunks: int, shape: str, clients: list[str]) -> dict[str, Any]:
+    log(f"S1: one stream of {chunks:,} chunks as fast as possible, {shape} chunks")
+    with server(0, 0, chunks, shape=shape) as url:
+        res = alternate(clients, runs, lambda c: run_client(c, url, requests=1, chunks=chunks))
     rows = {}
     for c, rs in res.items():
         for r in rs:
@@ -85,6 +88,7 @@ def paced(
     chunks: int,
     concurrency: int,
     clients: list[str],
+    stamps: str = "user",
 ) -> dict[str, Any]:
     log(
         f"{name}: {requests} requests x {chunks} chunks, TTFT {ttft * 1000:g} ms / ITL "
@@ -101,11 +105,13 @@ def paced(
                 concurrency=concurrency,
                 record=c != "raw_socket",
                 timeout=180,
+                stamps=stamps,
             )
             sends = send_log(url)
             if not r.get("failed"):
                 r.update(timing_errors(r.pop("arrivals", []), sends))
                 r["req_per_s"] = r["requests"] / r["wall_s"]
+                r["cpu_us_per_chunk"] = r["cpu_s"] * 1e6 / max(1, r["chunks"])
             return r
 
         res = alternate(clients, runs, one)
@@ -113,6 +119,7 @@ def paced(
         "wall_s",
         "req_per_s",
         "cpu_s",
+        "cpu_us_per_chunk",
         "peak_rss_mb",
         "ttft_err_p50_ms",
         "ttft_err_p99_ms",
@@ -163,31 +170,42 @@ def fmt(v: Any, spec: str = ".3g") -> str:
     return format(v, spec) if isinstance(v, float) else str(v)
 
 
+def s1_table(s: dict[str, Any], shape: str, chunks: int) -> list[str]:
+    ref = s["raw_aiohttp"]["chunks_per_s"]
+    floor = s["raw_socket"]["chunks_per_s"]
+    out = [
+        f"**S1** one stream of {chunks:,} chunks, as fast as possible, {shape} chunk shape",
+        "",
+        "| client | chunks/s | CPU ms / 1,000 chunks | × raw aiohttp | × floor |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for c, r in s.items():
+        cps = r["chunks_per_s"]
+        out.append(
+            f"| {LABEL[c]} | {fmt(cps, ',.0f')} | {fmt(r['cpu_ms_per_1000'], '.2f')} | "
+            f"{fmt(cps / ref if cps and ref else None, '.2f')} | "
+            f"{fmt(cps / floor if cps and floor else None, '.3f')} |"
+        )
+    return [*out, ""]
+
+
 def markdown(res: dict[str, Any]) -> str:
     out = [f"Benchmarks · {res['date']} · {res['machine']} · `{res['command']}`", ""]
-    if "S1" in res:
-        s = res["S1"]
-        ref = s["raw_aiohttp"]["chunks_per_s"]
-        floor = s["raw_socket"]["chunks_per_s"]
-        out += [
-            "**S1** one stream of 50,000 chunks, as fast as possible",
-            "",
-            "| client | chunks/s | CPU ms / 1,000 chunks | × raw aiohttp | × floor |",
-            "|---|---:|---:|---:|---:|",
-        ]
-        for c in ALL:
-            r = s[c]
-            cps = r["chunks_per_s"]
-            out.append(
-                f"| {LABEL[c]} | {fmt(cps, ',.0f')} | {fmt(r['cpu_ms_per_1000'], '.2f')} | "
-                f"{fmt(cps / ref if cps and ref else None, '.2f')} | "
-                f"{fmt(cps / floor if cps and floor else None, '.3f')} |"
-            )
-        out.append("")
+    for shape in SHAPES:
+        key = "S1" if shape == "groq" else f"S1_{shape}"
+        if key in res:
+            out += s1_table(res[key], shape, res.get("S1_chunks", 50_000))
     for key, title in (
-        ("S2_64", "**S2** 2,000 requests × 50 chunks, 20 ms TTFT / 2 ms ITL, concurrency 64"),
+        (
+            "S2_64",
+            "**S2** 2,000 requests × 50 chunks, 20 ms TTFT / 2 ms ITL, concurrency 64 (one or a "
+            "few chunks per network read); timing errors as user code sees each chunk",
+        ),
         ("S2_512", "**S2** same at concurrency 512"),
-        ("S3", "**S3** concurrency 1, 100 ms TTFT / 10 ms ITL: timing error at rest"),
+        (
+            "S3",
+            "**S3** concurrency 1, 100 ms TTFT / 10 ms ITL: each library's own stamps at rest",
+        ),
     ):
         if key not in res:
             continue
@@ -196,15 +214,15 @@ def markdown(res: dict[str, Any]) -> str:
         out += [
             title,
             "",
-            "| client | wall s | req/s | × raw aiohttp | CPU s | peak RSS MB | TTFT err p50/p99 ms | ITL err p50/p99 ms |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| client | wall s | req/s | × raw aiohttp | CPU s | CPU µs / chunk | peak RSS MB | TTFT err p50/p99 ms | ITL err p50/p99 ms |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for c, r in s.items():
             rps = r.get("req_per_s")
             out.append(
                 f"| {LABEL[c]} | {fmt(r.get('wall_s'), '.2f')} | {fmt(rps, ',.0f')} | "
                 f"{fmt(rps / ref if rps and ref else None, '.2f')} | {fmt(r.get('cpu_s'), '.2f')} | "
-                f"{fmt(r.get('peak_rss_mb'), '.0f')} | {fmt(r.get('ttft_err_p50_ms'), '.3f')} / "
+                f"{fmt(r.get('cpu_us_per_chunk'), '.1f')} | {fmt(r.get('peak_rss_mb'), '.0f')} | {fmt(r.get('ttft_err_p50_ms'), '.3f')} / "
                 f"{fmt(r.get('ttft_err_p99_ms'), '.3f')} | {fmt(r.get('itl_err_p50_ms'), '.3f')} / "
                 f"{fmt(r.get('itl_err_p99_ms'), '.3f')} |"
                 + (" (failed)" if r.get("failed") else "")
@@ -238,13 +256,16 @@ def main() -> None:
     }
     if "S1" in want:
         res["S1_chunks"] = 20_000 if a.quick else 50_000
-        res["S1"] = s1(runs, res["S1_chunks"])
+        res["S1"] = s1(runs, res["S1_chunks"], "groq", ALL)
+        peers = ["groqstream_client", "raw_aiohttp", "raw_socket"]
+        for shape in SHAPES[1:]:
+            res[f"S1_{shape}"] = s1(runs, res["S1_chunks"], shape, peers)
     if "S2" in want:
         n = 500 if a.quick else 2000
         res["S2_64"] = paced("S2", runs, 0.02, 0.002, n, 50, 64, [*TIMED, "raw_socket"])
         res["S2_512"] = paced("S2", runs, 0.02, 0.002, n, 50, 512, [*TIMED, "raw_socket"])
     if "S3" in want:
-        res["S3"] = paced("S3", runs, 0.1, 0.01, 5 if a.quick else 10, 30, 1, TIMED)
+        res["S3"] = paced("S3", runs, 0.1, 0.01, 5 if a.quick else 10, 30, 1, TIMED, "library")
     if "S4" in want:
         levels = [8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512]
         res["S4"] = capacity(levels, 100 if a.quick else 200, ["groqstream_client", "raw_aiohttp"])

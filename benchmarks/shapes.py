@@ -4,6 +4,8 @@
 - `openai`: OpenAI's: `service_tier`, `"usage":null` and a random per-chunk `obfuscation`.
 - `repeated-xgroq`: a server that repeats `x_groq`, `"usage":null` and a changing `created`
   on every chunk.
+
+Every chunk k carries the content `" <k>"`, so a client can say which send each arrival is.
 """
 
 from __future__ import annotations
@@ -12,39 +14,39 @@ import random
 
 SHAPES = ("groq", "openai", "repeated-xgroq")
 
+# OpenAI's obfuscation strings vary in length and content chunk by chunk; a fixed cycle of
+# random ones keeps the server's cost per chunk to a few bytes joins.
+_NOISE = [
+    "".join(random.Random(i).choice("abcdefghXYZ0123") for _ in range(2 + i % 9)).encode()
+    for i in range(61)
+]
+
 
 class Shape:
-    """Pre-encoded pieces of one request's chunks in a given shape (`payload(k)` is chunk k's
-    JSON, without the `data: ` framing; chunk k's content is `" <k>"`)."""
+    """Pre-encoded pieces of one request's chunks in a given shape: `payload(k)` is chunk
+    k's JSON (without the `data: ` framing), `role()` the first chunk, `last(usage)` the
+    finishing one."""
 
-    def __init__(self, name: str, cid: bytes, seed: int = 0) -> None:
+    def __init__(self, name: str, cid: bytes) -> None:
         if name not in SHAPES:
             raise ValueError(f"unknown shape {name!r}: one of {', '.join(SHAPES)}")
         self.name = name
         self.cid = cid
-        self._rng = random.Random(seed)
-        head = b'{"id":"' + cid + b'","object":"chat.completion.chunk",'
-        if name == "openai":
-            head += b'"created":1730000000,"model":"bench","service_tier":"default",'
-        else:
-            head += b'"created":1730000000,"model":"bench",'
-        self.head = head + b'"system_fingerprint":"fp_bench","choices":[{"index":0,"delta":'
+        tier = b'"service_tier":"default",' if name == "openai" else b""
+        self._a = b'{"id":"' + cid + b'","object":"chat.completion.chunk","created":'
+        self._b = b',"model":"bench",' + tier + b'"system_fingerprint":"fp_bench","choices":['
+        self._b += b'{"index":0,"delta":'
+        self.head = self._a + b"1730000000" + self._b
+        self._xgroq = b',"x_groq":{"id":"req_' + cid + b'"},"usage":null}'
 
     def payload(self, k: int) -> bytes:
         """Chunk k: one content token."""
-        body = self.head + b'{"content":" %d"},"logprobs":null,"finish_reason":null}]' % k
+        text = b'{"content":" %d"},"logprobs":null,"finish_reason":null}]' % k
         if self.name == "groq":
-            return body + b"}"
+            return self.head + text + b"}"
         if self.name == "openai":
-            noise = "".join(self._rng.choice("abcdefghXYZ0123") for _ in range(k % 9 + 2))
-            return body + b',"usage":null,"obfuscation":"' + noise.encode() + b'"}'
-        created = b'"created":%d' % (1730000000 + k // 4)
-        return (
-            body.replace(b'"created":1730000000', created)
-            + b',"x_groq":{"id":"req_'
-            + self.cid
-            + b'"},"usage":null}'
-        )
+            return self.head + text + b',"usage":null,"obfuscation":"' + _NOISE[k % 61] + b'"}'
+        return self._a + b"%d" % (1730000000 + k // 4) + self._b + text + self._xgroq
 
     def role(self) -> bytes:
         """The first chunk: the assistant role, and Groq's `x_groq.id`."""

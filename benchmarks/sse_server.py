@@ -9,7 +9,9 @@ Each request's chunk `id` is `chatcmpl-<n>` (n counts requests) and chunk k's co
 `" <k>"`, so a client can say which send each arrival matches. `GET /sendlog` returns
 `{n: [recv_ns, send_ns_0, send_ns_1, ...]}` for the requests since the last call.
 
-    python benchmarks/sse_server.py --port 8123 --ttft 0.02 --itl 0.002
+`--shape groq|openai|repeated-xgroq` picks whose chunk shape it sends (see shapes.py).
+
+    python benchmarks/sse_server.py --port 8123 --ttft 0.02 --itl 0.002 [--shape openai]
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import os
 import time
 
 import orjson
+
+from shapes import SHAPES, Shape
 
 _perf_ns = time.perf_counter_ns
 _HEAD = (
@@ -34,32 +38,25 @@ def _chunked(payload: bytes) -> bytes:
 
 
 class Config:
-    """Pacing shared by every request: ttft and itl in seconds (0 = as fast as possible)."""
+    """Pacing shared by every request: ttft and itl in seconds (0 = as fast as possible),
+    and the chunk shape (see shapes.py)."""
 
-    def __init__(self, ttft: float, itl: float, chunks: int, record: bool) -> None:
+    def __init__(
+        self, ttft: float, itl: float, chunks: int, record: bool, shape: str = "groq"
+    ) -> None:
         self.ttft = ttft
         self.itl = itl
         self.chunks = chunks
         self.record = record
+        self.shape = shape
         self.counter = 0
         self.log: dict[int, list[int]] = {}
-        self.suffixes = [
-            b' %d"},"logprobs":null,"finish_reason":null}]}\n\n' % k for k in range(chunks + 1)
-        ]
-
-    def suffix(self, k: int) -> bytes:
-        if k >= len(self.suffixes):
-            self.suffixes.extend(
-                b' %d"},"logprobs":null,"finish_reason":null}]}\n\n' % j
-                for j in range(len(self.suffixes), k + 1)
-            )
-        return self.suffixes[k]
 
 
 class _Stream:
     """One response being paced out."""
 
-    __slots__ = ("cfg", "k", "log", "n", "prefix", "proto", "start", "tail")
+    __slots__ = ("cfg", "k", "log", "n", "proto", "shape", "start", "tail")
 
     def __init__(self, proto: SSEProtocol, n: int, chunks: int, recv_ns: int) -> None:
         cfg = proto.cfg
@@ -68,11 +65,7 @@ class _Stream:
         self.n = chunks
         self.k = 0
         cid = b"chatcmpl-%d" % n
-        head = (
-            b'data: {"id":"' + cid + b'","object":"chat.completion.chunk","created":1730000000,'
-            b'"model":"bench","system_fingerprint":"fp_bench","choices":[{"index":0,"delta":'
-        )
-        self.prefix = head + b'{"content":"'
+        self.shape = shape = Shape(cfg.shape, cid)
         usage = orjson.dumps(
             {
                 "queue_time": 0.0,
@@ -84,24 +77,16 @@ class _Stream:
                 "total_time": cfg.ttft + chunks * cfg.itl,
             }
         )
-        role = head + b'{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}],'
-        role += b'"x_groq":{"id":"req_' + cid + b'"}}\n\n'
         self.tail = (
-            _chunked(
-                head
-                + b'{},"logprobs":null,"finish_reason":"stop"}],"x_groq":{"id":"req_'
-                + cid
-                + b'","usage":'
-                + usage
-                + b"}}\n\n"
-            )
+            _chunked(b"data: " + shape.last(usage) + b"\n\n")
             + _chunked(b"data: [DONE]\n\n")
             + b"0\r\n\r\n"
         )
         self.log: list[int] | None = [recv_ns] if cfg.record else None
         if self.log is not None:
             cfg.log[n] = self.log
-        proto.transport.write(_HEAD + b"x-request-id: req_%b\r\n\r\n" % cid + _chunked(role))
+        role = _chunked(b"data: " + shape.role() + b"\n\n")
+        proto.transport.write(_HEAD + b"x-request-id: req_%b\r\n\r\n" % cid + role)
         loop = proto.loop
         self.start = loop.time() + cfg.ttft
         if cfg.ttft <= 0 and cfg.itl <= 0:
@@ -109,9 +94,13 @@ class _Stream:
         else:
             loop.call_at(self.start, self._next)
 
+    def event(self, k: int) -> bytes:
+        """Chunk k as one SSE event."""
+        return b"data: " + self.shape.payload(k) + b"\n\n"
+
     def _burst(self) -> None:
         """As fast as possible: big writes, respecting the transport's flow control."""
-        proto, prefix, suffix = self.proto, self.prefix, self.cfg.suffix
+        proto, event = self.proto, self.event
         while self.k < self.n:
             if proto.paused:
                 proto.waiting = self
@@ -119,7 +108,7 @@ class _Stream:
             parts = []
             size = 0
             while self.k < self.n and size < _BATCH:
-                payload = prefix + suffix(self.k)
+                payload = event(self.k)
                 parts.append(b"%x\r\n%b\r\n" % (len(payload), payload))
                 size += len(payload)
                 self.k += 1
@@ -132,7 +121,7 @@ class _Stream:
         if proto.closed:
             return
         k = self.k
-        payload = self.prefix + self.cfg.suffix(k)
+        payload = self.event(k)
         if self.log is not None:
             self.log.append(_perf_ns())
         proto.transport.write(b"%x\r\n%b\r\n" % (len(payload), payload))
@@ -243,6 +232,7 @@ def main() -> None:
     p.add_argument("--chunks", type=int, default=50)
     p.add_argument("--record", action="store_true", help="keep send times for GET /sendlog")
     p.add_argument("--ready-file", default=None)
+    p.add_argument("--shape", choices=SHAPES, default="groq", help="whose chunk shape to send")
     a = p.parse_args()
     try:
         import uvloop  # type: ignore[import-not-found,unused-ignore]
@@ -250,7 +240,7 @@ def main() -> None:
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(serve(a.port, Config(a.ttft, a.itl, a.chunks, a.record), a.ready_file))
+    asyncio.run(serve(a.port, Config(a.ttft, a.itl, a.chunks, a.record, a.shape), a.ready_file))
 
 
 if __name__ == "__main__":

@@ -177,8 +177,22 @@ def test_ignored_fields_that_change_every_chunk_become_holes() -> None:
     ]
     got, want, learner = both(reads)
     assert got == want
-    assert learner._template is not None and learner._template.pattern is not None
-    assert learner._learn_budget == 8 - 1  # learned once, served every later chunk
+    tpl = learner._template
+    assert tpl is not None
+    assert tpl.whole is not None  # `created` precedes the text
+    # learned from the first chunk, then from the second, which showed which fields vary
+    assert learner._learn_budget == 8 - 2
+
+
+def test_a_field_varying_after_the_text_is_matched_from_the_text_on() -> None:
+    reads = [[raw({"content": f"t{k}"}, obfuscation="x" * (k % 7))] for k in range(40)]
+    got, want, learner = both(reads)
+    assert got == want
+    tpl = learner._template
+    assert tpl is not None
+    assert tpl.rest is not None
+    assert tpl.whole is None
+    assert learner._learn_budget == 8 - 2
 
 
 def test_learning_gives_up_on_streams_that_never_repeat() -> None:

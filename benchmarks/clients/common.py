@@ -30,6 +30,12 @@ def args() -> argparse.Namespace:
     p.add_argument("--chunks", type=int, default=50)
     p.add_argument("--arrivals", default=None, help="write per-chunk arrival stamps here")
     p.add_argument("--timeout", type=float, default=300.0)
+    p.add_argument(
+        "--stamps",
+        choices=("user", "library"),
+        default="user",
+        help="record when user code got each chunk, or the library's own arrival stamp",
+    )
     return p.parse_args()
 
 

@@ -1,12 +1,16 @@
-"""groqstream: `client.stream()` and its deltas, stamped by the library as bytes arrive."""
+"""groqstream: `client.stream()` and its deltas; a chunk is stamped when user code gets it, or
+(`--stamps library`) with the library's own stamp taken as its bytes arrived."""
 
 from __future__ import annotations
+
+import time
 
 from common import MESSAGES, args, main
 
 from groqstream import Client, Timeouts
 
 CHUNKS = args().chunks
+LIBRARY_STAMPS = args().stamps == "library"  # the stamp taken as the bytes arrived
 
 
 async def opener(url: str, concurrency: int) -> Client:
@@ -21,7 +25,8 @@ async def one(client: Client, n: int, record: bool) -> tuple[str, int, list[tupl
             if d.content:
                 got += 1
                 if record:
-                    arr.append((int(d.content), d.arrived_ns))
+                    seen = d.arrived_ns if LIBRARY_STAMPS else time.perf_counter_ns()
+                    arr.append((int(d.content), seen))
     return s.completion_id or "", s.metrics.start_ns, arr, got
 
 

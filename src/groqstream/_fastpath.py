@@ -7,9 +7,11 @@ understood:
 - A `Template` is learned from one chunk that `ChunkAssembler.apply` found *plain* (its only
   effect was one piece of text for one choice). A later chunk that is byte-for-byte the same
   apart from that text is the same object with another text, so only the text's JSON string
-  is parsed. When the server also varies fields the assembler ignores after the first chunk
-  (OpenAI's per-chunk `obfuscation`, a changing `created`), those scalar values become holes of
-  a compiled pattern that must match the whole chunk.
+  is parsed. When a server also varies fields the assembler ignores after the first chunk
+  (OpenAI's per-chunk `obfuscation`, a changing `created`), the next plain chunk shows which:
+  the template learned from it makes just those scalar values holes of a compiled pattern,
+  matched from the text on when the holes all follow it (the fixed prefix is compared as
+  bytes first), else over the whole chunk.
 - `parse_array` parses a read's plain payloads with one `orjson.loads` of a JSON array, and
   declines (None) when the result is not one object per payload.
 """
@@ -29,92 +31,74 @@ __all__ = ["Template", "learn", "parse_array", "run"]
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
 
-# One JSON string or number token, for the holes of a pattern. A string hole cannot contain an
+# Tokens for a pattern's holes. The text's is any JSON string (its escapes allowed, unrolled
+# for speed); an ignored field's is a string without escapes (a value with one simply does not
+# match, and that chunk takes the general path) or a number. A hole cannot contain an
 # unescaped quote, so it spans exactly one token and the bytes after it must match literally.
-_STRING = rb'"(?:[^"\\]++|\\.)*+"'
+_TEXT = rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
+_STRING = rb'"[^"\\]*+"'
 _NUMBER = rb"-?(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?(?:[eE][+-]?[0-9]++)?"
 _NUMBER_RE = re.compile(_NUMBER)
 
 
 class Template:
-    """The bytes around the text of a plain one-choice chunk.
+    """The bytes around the text of a plain one-choice chunk, and the fields that vary.
 
-    `prefix`/`suffix` are the fixed bytes before and after the text's JSON string. When the
-    server also varies fields the assembler ignores, the first chunk that does not fit
-    `prefix`/`suffix` but does hold the text's key makes the template locate those fields'
-    values in the learned chunk and compile `pattern`, which matches a whole chunk with them
-    as tokens and the text's string as group 1 (its fixed bytes are the same for every
-    request of a server, so `re`'s cache makes compiling a one-off). `content` says whether
-    the text is content (True) or reasoning (False); `index` is the choice.
+    `prefix`/`suffix` are the fixed bytes before and after the text's JSON string. `rest`
+    (holes only after the text) matches from the text's opening quote to the end; `whole`
+    (a hole before it) matches the whole chunk; either has the text's string as group 1.
+    `fields` are the learned chunk's ignored fields, to compare the next chunk's with.
+    `content` says whether the text is content (True) or reasoning (False); `index` is the
+    choice.
     """
 
-    __slots__ = (
-        "_ignorable",
-        "_raw",
-        "_text",
-        "content",
-        "index",
-        "key",
-        "pattern",
-        "prefix",
-        "suffix",
-    )
+    __slots__ = ("content", "fields", "index", "key", "prefix", "rest", "suffix", "whole")
 
     def __init__(
         self,
         raw: bytes,
         key: bytes,
         text: tuple[int, int],
-        ignorable: dict[str, Any],
+        holes: list[tuple[int, int]],
+        fields: dict[str, Any],
         index: int,
     ) -> None:
-        self._raw = raw
-        self._text = text
-        self._ignorable: dict[str, Any] | None = ignorable or None  # None: no pattern to make
         self.key = key
+        self.fields = fields
         self.prefix = raw[: text[0] + 1]
         self.suffix = raw[text[1] - 1 :]
         self.content = key == b'"content":'
         self.index = index
-        self.pattern: Callable[[bytes], re.Match[bytes] | None] | None = None
+        self.rest: Pattern | None = None
+        self.whole: Pattern | None = None
+        if holes:
+            if all(start > text[0] for start, _ in holes):
+                self.rest = _compile(raw, text, holes, text[0])
+            else:
+                self.whole = _compile(raw, text, holes, 0)
 
-    def compile(self) -> Callable[[bytes], re.Match[bytes] | None] | None:
-        """The whole-chunk pattern, made once (None when no ignored field could be located
-        exactly, or the spans overlap: then the template has none)."""
-        ignorable, self._ignorable = self._ignorable, None
-        if ignorable is None:
-            return None
-        raw = self._raw
-        holes = []
-        for k, v in ignorable.items():
-            span = _value_span(raw, k, v)
-            if span is not None:
-                holes.append((*span, False))
-        if not holes:
-            return None
-        parts: list[bytes] = []
-        pos = 0
-        for start, end, is_text in sorted([(*self._text, True), *holes]):
-            if start < pos:
-                return None
-            parts.append(re.escape(raw[pos:start]))
-            token = _STRING if raw[start : start + 1] == b'"' else _NUMBER
-            parts.append(b"(" + token + b")" if is_text else token)
-            pos = end
-        parts.append(re.escape(raw[pos:]))
-        self.pattern = re.compile(b"".join(parts), re.DOTALL).fullmatch
-        return self.pattern
 
-    def match(self, chunk: bytes) -> re.Match[bytes] | None:
-        """The pattern's match of a chunk that did not fit `prefix`/`suffix` (None if none)."""
-        pattern = self.pattern
-        if pattern is None:
-            if self._ignorable is None or self.key not in chunk:
-                return None  # e.g. the finishing chunk: no text, no pattern worth making
-            pattern = self.compile()
-            if pattern is None:
-                return None
-        return pattern(chunk)
+Pattern = Callable[..., "re.Match[bytes] | None"]
+
+
+def _compile(
+    raw: bytes, text: tuple[int, int], holes: list[tuple[int, int]], start: int
+) -> Pattern | None:
+    """A full-match pattern of `raw[start:]`: the text as group 1, `holes` as tokens, the rest
+    literal (None when spans overlap)."""
+    parts: list[bytes] = []
+    pos = start
+    for a, b, is_text in sorted([(*text, True), *((a, b, False) for a, b in holes)]):
+        if a < pos:
+            return None
+        parts.append(re.escape(raw[pos:a]))
+        if is_text:
+            parts.append(b"(" + _TEXT + b")")
+        else:
+            parts.append(_STRING if raw[a : a + 1] == b'"' else _NUMBER)
+        pos = b
+    parts.append(re.escape(raw[pos:]))
+    return re.compile(b"".join(parts), re.DOTALL).fullmatch
 
 
 def _string_end(raw: bytes, start: int) -> int:
@@ -160,14 +144,23 @@ def _value_span(raw: bytes, key: str, value: Any) -> tuple[int, int] | None:
     return (start, m.end()) if m else None
 
 
+_MISSING = object()
+
+
 def learn(
-    raw: bytes, key: str, value: str, index: int, ignorable: dict[str, Any]
+    raw: bytes,
+    key: str,
+    value: str,
+    index: int,
+    fields: dict[str, Any],
+    previous: Template | None,
 ) -> Template | None:
     """A template from a chunk whose only effect was `value` under delta `key`, if one is safe.
 
     The key's JSON string must decode to `value`; then everything else in the chunk is fixed
-    bytes. `ignorable` holds the chunk's scalar fields that the assembler does not read after
-    this chunk: they become holes, where they can be located exactly, once a chunk needs it.
+    bytes, except the ignored `fields` (scalars the assembler does not read after this chunk)
+    whose values differ from those of the `previous` template of the same text: they become
+    holes, where each can be located exactly.
     """
     name = b'"' + key.encode() + b'":'
     if raw.count(name) != 1:
@@ -180,7 +173,15 @@ def learn(
             return None
     except _JSONDecodeError:
         return None
-    return Template(raw, name, span, ignorable, index)
+    holes: list[tuple[int, int]] = []
+    if previous is not None and previous.key == name and previous.index == index:
+        for k, v in fields.items():
+            if previous.fields.get(k, _MISSING) != v:
+                hole = _value_span(raw, k, v)
+                if hole is None:
+                    return Template(raw, name, span, [], fields, index)
+                holes.append(hole)
+    return Template(raw, name, span, holes, fields, index)
 
 
 def run(
@@ -195,28 +196,37 @@ def run(
 
     A match appends exactly what `ChunkAssembler.apply` would: the text to `parts`, a `Delta`
     to `out` and the stamp to `output_ns` (nothing for an empty text). Each costs two bytes
-    comparisons (or one pattern match) and one `orjson.loads` of the text's JSON string.
+    comparisons (or a prefix comparison and one pattern match) and one `orjson.loads` of the
+    text's JSON string.
     """
-    prefix, suffix = tpl.prefix, tpl.suffix
+    prefix, suffix, rest, whole = tpl.prefix, tpl.suffix, tpl.rest, tpl.whole
     lo, cut = len(prefix) - 1, len(suffix) - 1
     index, is_content = tpl.index, tpl.content
+    parts_append, out_append, ns_append = parts.append, out.append, output_ns.append
     n = 0
     try:
         for p in events:
-            if p.startswith(prefix) and p.endswith(suffix):
-                text = _loads(p[lo : len(p) - cut])
-            elif (m := tpl.match(p)) is not None:
+            if p.startswith(prefix):
+                if rest is None:
+                    if not p.endswith(suffix):
+                        break
+                    text = _loads(p[lo : len(p) - cut])
+                elif (m := rest(p, lo)) is not None:  # varying fields after the text
+                    text = _loads(m[1])
+                else:
+                    break
+            elif whole is not None and (m := whole(p)) is not None:
                 text = _loads(m[1])
             else:
                 break
             n += 1
             if text:
-                parts.append(text)
+                parts_append(text)
                 if is_content:
-                    out.append(Delta(text, None, None, None, index, arrived_ns))
+                    out_append(Delta(text, None, None, None, index, arrived_ns))
                 else:
-                    out.append(Delta("", text, None, None, index, arrived_ns))
-                output_ns.append(arrived_ns)
+                    out_append(Delta("", text, None, None, index, arrived_ns))
+                ns_append(arrived_ns)
     except (AttributeError, TypeError, _JSONDecodeError):
         pass  # an event object, or a text that is not one JSON string: the general path
     return n

@@ -498,7 +498,7 @@ class ChunkAssembler:
         xg = obj.get("x_groq")
         if type(xg) is dict and type(xg.get("id")) is str and self.request_id is not None:
             ignorable["x_groq.id"] = xg["id"]  # read only while no request id is known
-        tpl = _fastpath.learn(raw, key, value, d.index, ignorable)
+        tpl = _fastpath.learn(raw, key, value, d.index, ignorable, self._template)
         if tpl is not None:
             self._template = tpl
 

@@ -185,12 +185,17 @@ class SSEDecoder:
             and not (self._parts or self._start or self._skip_lf)
             and b"\r" not in data
         ):
-            # The common case: a read of whole `data: <payload>` events and nothing else.
+            # The common case: a read of whole `data: <payload>` events and nothing else, split
+            # in one pass (every LF then belongs to a "\n\ndata: " separator or the end).
             lines = data.count(b"\n")
             if lines == 2 and len(data) <= self.max_event_bytes:
                 return [data[6:-2]]
-            payloads = self._plain_run(data, len(data) - 2, lines)
-            if payloads is not None:
+            payloads = data.split(b"\n\ndata: ")
+            if lines == 2 * len(payloads):
+                payloads[0] = payloads[0][6:]
+                payloads[-1] = payloads[-1][:-2]
+                if len(data) > self.max_event_bytes:
+                    self._check_sizes(payloads)
                 return payloads  # type: ignore[return-value]
         if not data:
             return []

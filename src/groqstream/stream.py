@@ -199,6 +199,7 @@ class ChatStream:
         self._headers: dict[str, str] | None = None
         self._retry_state = RetryState()
         self._obs: _hooks.Request | None = None  # set when an observer follows this stream
+        self._metrics: StreamMetrics | None = None
         self.status: int | None = None
 
     def __repr__(self) -> str:
@@ -518,9 +519,15 @@ class ChatStream:
 
     @property
     def metrics(self) -> StreamMetrics:
-        """Latency metrics of the (last) attempt; complete once the stream is finished."""
+        """Latency metrics of the (last) attempt; complete (and computed once) when the
+        stream is finished."""
+        if self._metrics is not None:
+            return self._metrics
         end = self._end_ns or self._last_read_ns or _perf_ns()
-        return compute_metrics(self._start_ns, end, self._asm.output_ns, self._asm.usage)
+        m = compute_metrics(self._start_ns, end, self._asm.output_ns, self._asm.usage)
+        if self._state is StreamState.FINISHED:
+            self._metrics = m
+        return m
 
     def text_for(self, index: int) -> str:
         """The content text of choice `index` (for requests with n > 1)."""
