@@ -208,10 +208,10 @@ class SSEDecoder:
             if end < 0:
                 self._keep(buf)
                 return []
-            payloads = self._plain_run(buf, end, buf.count(b"\n", 0, end) + 2)
-            if payloads is not None:
+            run = self._plain_run(buf, end, buf.count(b"\n", 0, end) + 2)
+            if run is not None:
                 self._keep(buf[end + 2 :])
-                return payloads  # type: ignore[return-value]
+                return run  # type: ignore[return-value]
             data = buf
         return self._payloads_of_blocks(data)
 
