@@ -62,3 +62,20 @@ async def test_paced_stream_and_a_cut_are_read_the_same(branch: str) -> None:
                         pass
             assert info.value.partial_text
             await server.wait_idle()
+
+
+async def test_socket_reads_are_sized_to_stay_off_mmap() -> None:
+    """asyncio's 256 KiB read buffer is mapped and unmapped on every read; streams ask for
+    64 KiB (on asyncio's selector transports, the ones with a `max_size`)."""
+    async with SimulatedServer(ttft=0.001, tokens_per_second=4000, output_tokens=8) as server:
+        async with Client(base_url=server.base_url) as client:
+            async with client.stream(model=DEFAULT_MODEL, prompt="size") as s:
+                resp = s._resp
+                assert resp is not None
+                assert resp.connection is not None
+                transport = resp.connection.transport
+                assert transport is not None
+                if hasattr(type(transport), "max_size"):
+                    assert transport.max_size == compat.READ_SIZE  # type: ignore[attr-defined]
+                await s.until_done()
+            assert s.finished

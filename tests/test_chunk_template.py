@@ -82,7 +82,9 @@ def test_a_plain_stream_is_served_by_the_template() -> None:
 
     asm = Counting()
     observe(asm, reads)
-    assert Counting.parsed == 2 + 2  # the first and last reads; the 50 middle chunks skip it
+    # the first read (its second chunk teaches the template) and the last; the 50 middle
+    # chunks skip the general path
+    assert Counting.parsed == 2 + 2
 
 
 def test_reasoning_then_content_both_use_templates() -> None:

@@ -490,3 +490,14 @@ async def test_every_error_a_public_call_raises_is_a_groqstream_error(
             with pytest.raises(GroqStreamError):
                 async with c.stream(model=DEFAULT_MODEL, prompt="x") as s:
                     await s.until_done()
+
+
+async def test_a_stream_made_before_its_client_closed_cannot_reopen_the_pool(
+    server: SimulatedServer,
+) -> None:
+    async with Client(base_url=server.base_url) as c:
+        s = c.stream(model=MODEL, prompt="late")
+    with pytest.raises(ConfigError, match="closed"):
+        async with s:
+            pass
+    assert server.stats.requests_total == 0

@@ -20,6 +20,7 @@ async def opener(url: str, concurrency: int) -> Client:
 async def one(client: Client, n: int, record: bool) -> tuple[str, int, list[tuple[int, int]], int]:
     arr: list[tuple[int, int]] = []
     got = 0
+    start = time.perf_counter_ns()
     async with client.stream(model="bench", messages=MESSAGES, max_tokens=CHUNKS) as s:
         async for d in s:
             if d.content:
@@ -27,7 +28,7 @@ async def one(client: Client, n: int, record: bool) -> tuple[str, int, list[tupl
                 if record:
                     seen = d.arrived_ns if LIBRARY_STAMPS else time.perf_counter_ns()
                     arr.append((int(d.content), seen))
-    return s.completion_id or "", s.metrics.start_ns, arr, got
+    return s.completion_id or "", start, arr, got
 
 
 async def closer(client: Client) -> None:

@@ -17,7 +17,15 @@ from typing import Any
 
 import aiohttp
 
-__all__ = ["CHECKED", "FAST", "has_buffered", "read_available", "read_available_public"]
+__all__ = [
+    "CHECKED",
+    "FAST",
+    "READ_SIZE",
+    "has_buffered",
+    "read_available",
+    "read_available_public",
+    "tune_reads",
+]
 
 CHECKED = ((3, 9), (3, 14))
 """The aiohttp releases (major, minor), inclusive, whose StreamReader layout was checked."""
@@ -91,3 +99,19 @@ async def read_available_public(reader: aiohttp.StreamReader) -> bytes:
 
 read_available = _read_fast if FAST else read_available_public
 """Wait for body bytes and return all that are buffered; b"" once the body has ended."""
+
+
+READ_SIZE = 64 * 1024
+"""Bytes asked of the socket per read. asyncio's selector transport asks 256 KiB, a buffer so
+large that the C allocator maps and unmaps it on every read (three system calls, ~10 µs on
+each network read of a token stream); 64 KiB stays on the heap and still takes a whole
+burst of chunks in one read."""
+
+
+def tune_reads(resp: aiohttp.ClientResponse) -> None:
+    """Make the socket reads of `resp`'s connection `READ_SIZE` (asyncio's selector transports
+    only: `max_size` is the attribute they read it from; other transports are left alone)."""
+    conn = resp.connection
+    transport = conn.transport if conn is not None else None
+    if transport is not None and getattr(transport, "max_size", 0) > READ_SIZE:
+        transport.max_size = READ_SIZE  # type: ignore[attr-defined]

@@ -210,7 +210,7 @@ def run(
                 if rest is None:
                     if not p.endswith(suffix):
                         break
-                    text = _loads(p[lo : len(p) - cut])
+                    text = _loads(p[lo:-cut])  # cut >= 1: the suffix holds a quote and a brace
                 elif (m := rest(p, lo)) is not None:  # varying fields after the text
                     text = _loads(m[1])
                 else:

@@ -27,6 +27,7 @@ import aiohttp
 import anyio
 import orjson
 
+from ._aiohttp_compat import tune_reads
 from ._body import check_header_value
 from ._version import __version__
 from .chunks import error_from_payload
@@ -238,6 +239,7 @@ class Transport:
         self._headers.update(checked_headers(headers))
         self._stream_headers = {**self._headers, "Accept": "text/event-stream"}
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r})"
@@ -245,6 +247,8 @@ class Transport:
     @property
     def session(self) -> aiohttp.ClientSession:
         """The shared session, created on first use (inside a running event loop)."""
+        if self._closed:
+            raise ConfigError("this client is closed; make a new one")
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(
                 limit=self.max_connections or 0,  # 0 = no hidden cap (aiohttp defaults to 100)
@@ -263,7 +267,8 @@ class Transport:
         return self._session
 
     async def aclose(self) -> None:
-        """Close the session and every pooled connection."""
+        """Close the session and every pooled connection; no new one is made after this."""
+        self._closed = True
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
@@ -296,6 +301,7 @@ class Transport:
         except BaseException:
             resp.close()
             raise
+        tune_reads(resp)
         log.debug("POST %s -> %s (%s)", url, resp.status, resp.headers.get("x-request-id"))
         return resp
 

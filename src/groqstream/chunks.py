@@ -303,21 +303,26 @@ class ChunkAssembler:
         """
         out: list[Delta] = []
         try:
-            tpl = self._template
-            if tpl is not None:
-                texts = self._content if tpl.content else self._reasoning
-                n = _fastpath.run(
-                    tpl, events, arrived_ns, out, texts.setdefault(tpl.index, []), self.output_ns
-                )
-                if n:
-                    self.chunks += n
-                    if n == len(events):
-                        return out
-                    events = events[n:]
-            self._feed_general(events, arrived_ns, out)
+            n = self._templated(events, arrived_ns, out)
+            if n < len(events):
+                self._feed_general(events[n:] if n else events, arrived_ns, out)
         except (MalformedChunkError, APIStatusError) as e:
             self.error = e
         return out
+
+    def _templated(
+        self, events: Sequence[ServerSentEvent | bytes], arrived_ns: int, out: list[Delta]
+    ) -> int:
+        """Take the leading events the learned template matches (see `_fastpath`); how many."""
+        tpl = self._template
+        if tpl is None:
+            return 0
+        texts = self._content if tpl.content else self._reasoning
+        n = _fastpath.run(
+            tpl, events, arrived_ns, out, texts.setdefault(tpl.index, []), self.output_ns
+        )
+        self.chunks += n
+        return n
 
     def _feed_general(
         self, events: Sequence[ServerSentEvent | bytes], arrived_ns: int, out: list[Delta]
@@ -329,16 +334,21 @@ class ChunkAssembler:
         objs = _fastpath.parse_array(payloads) if payloads else []
         error: GroqStreamError | None = None
         raws: Sequence[Any]
+        bulk = objs is not None
         if objs is not None:
             raws = payloads
             self.done = self.done or payloads is not events
         else:
             objs, raws, error = self._parse_each(events)
-        may_learn = True  # once per read: the rest of a read is parsed already
-        for obj, raw in zip(objs, raws, strict=True):
+        i, count = 0, len(objs)
+        while i < count:
             self.chunks += 1
-            if self._take(obj, raw, arrived_ns, out, may_learn):
-                may_learn = False
+            learned = self._take(objs[i], raws[i], arrived_ns, out)
+            i += 1
+            if learned and bulk and i < count:
+                # The rest of the read may fit the template just learned: far cheaper than
+                # applying each object (a lagging client reads many chunks at once).
+                i += self._templated(payloads[i:], arrived_ns, out)
         if error is not None:
             if error.request_id is None:
                 error.request_id = self.request_id  # known only once the chunks are applied
@@ -373,17 +383,16 @@ class ChunkAssembler:
             raws.append(data)
         return objs, raws, None
 
-    def _take(self, obj: Any, raw: Any, arrived_ns: int, out: list[Delta], learn: bool) -> bool:
-        """Apply one parsed chunk; when it is plain and `learn`, learn a template from it
-        (True if it tried)."""
+    def _take(self, obj: Any, raw: Any, arrived_ns: int, out: list[Delta]) -> bool:
+        """Apply one parsed chunk (it did not fit the template, if there is one); when it is
+        plain, learn a template from it (True if it did)."""
         try:
             plain = self.apply(obj, arrived_ns, out)
         except _BadShape as e:
             raise _malformed(str(e), raw) from None
-        if plain is None or not learn or not self._learn_budget or type(raw) is not bytes:
+        if plain is None or not self._learn_budget or type(raw) is not bytes:
             return False
-        self._learn(raw, obj, plain)
-        return True
+        return self._learn(raw, obj, plain)
 
     # --- what a chunk means --------------------------------------------------------------
 
@@ -483,8 +492,9 @@ class ChunkAssembler:
         err.request_id = self.request_id
         return err
 
-    def _learn(self, raw: bytes, obj: dict[str, Any], d: Delta) -> None:
-        """Try to learn the chunk template from a plain one-choice chunk (see `_fastpath`)."""
+    def _learn(self, raw: bytes, obj: dict[str, Any], d: Delta) -> bool:
+        """Try to learn the chunk template from a plain one-choice chunk (see `_fastpath`);
+        True if a template was learned."""
         self._learn_budget -= 1
         if d.content:
             key, value = "content", d.content
@@ -499,8 +509,10 @@ class ChunkAssembler:
         if type(xg) is dict and type(xg.get("id")) is str and self.request_id is not None:
             ignorable["x_groq.id"] = xg["id"]  # read only while no request id is known
         tpl = _fastpath.learn(raw, key, value, d.index, ignorable, self._template)
-        if tpl is not None:
-            self._template = tpl
+        if tpl is None:
+            return False
+        self._template = tpl
+        return True
 
     # --- results -------------------------------------------------------------------------
 
