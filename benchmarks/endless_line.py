@@ -66,7 +66,7 @@ async def endless(request: web.Request) -> web.StreamResponse:
             await resp.write(piece)
             sent += len(piece)
         await resp.write_eof()
-    except (ConnectionResetError, asyncio.CancelledError):
+    except (ConnectionError, asyncio.CancelledError):
         pass
     return resp
 

@@ -117,7 +117,7 @@ class SSEDecoder:
                 raise self._too_large(len(ev))
 
     def _too_large(self, size: int) -> EventTooLargeError:
-        head = b"".join(self._parts)[:200] if self._parts else b""
+        head = self._parts[0][:200] if self._parts else b""  # no join: it could be the limit
         self.reset()
         return EventTooLargeError(
             f"one server-sent event exceeded max_event_bytes={self.max_event_bytes:,} "
