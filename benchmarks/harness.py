@@ -168,3 +168,20 @@ def median_of(runs: list[dict[str, Any]], key: str) -> float | None:
     """The median of one figure over runs that produced it."""
     vals = [r[key] for r in runs if r.get(key) is not None and not r.get("failed")]
     return statistics.median(vals) if vals else None
+
+
+def chunk_rates(res: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Per client (or variant), the medians of chunks/s and CPU ms per 1,000 chunks of one-
+    stream runs, and how many runs failed."""
+    rows = {}
+    for c, rs in res.items():
+        for r in rs:
+            if not r.get("failed"):
+                r["chunks_per_s"] = r["chunks"] / r["wall_s"]
+                r["cpu_ms_per_1000"] = r["cpu_s"] * 1e6 / max(1, r["chunks"])
+        rows[c] = {
+            "chunks_per_s": median_of(rs, "chunks_per_s"),
+            "cpu_ms_per_1000": median_of(rs, "cpu_ms_per_1000"),
+            "failed": sum(1 for r in rs if r.get("failed")),
+        }
+    return rows

@@ -29,7 +29,7 @@ import timeit
 from pathlib import Path
 from typing import Any
 
-from harness import HERE, median_of, run_client, send_log, server, timing_errors
+from harness import HERE, chunk_rates, median_of, run_client, send_log, server, timing_errors
 
 VARIANTS = {
     "plain": ("groqstream_client", None),
@@ -71,18 +71,7 @@ def s1(runs: int, chunks: int) -> dict[str, Any]:
     log(f"S1: one stream of {chunks:,} chunks as fast as possible")
     with server(0, 0, chunks) as url:
         res = alternate(runs, lambda v: run_variant(v, url, requests=1, chunks=chunks))
-    rows: dict[str, Any] = {}
-    for v, rs in res.items():
-        for r in rs:
-            if not r.get("failed"):
-                r["chunks_per_s"] = r["chunks"] / r["wall_s"]
-                r["cpu_ms_per_1000"] = r["cpu_s"] * 1e6 / max(1, r["chunks"])
-        rows[v] = {
-            "chunks_per_s": median_of(rs, "chunks_per_s"),
-            "cpu_ms_per_1000": median_of(rs, "cpu_ms_per_1000"),
-            "failed": sum(1 for r in rs if r.get("failed")),
-        }
-    return rows
+    return chunk_rates(res)
 
 
 def s2(runs: int, requests: int, concurrency: int) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness import HERE, median_of, run_client, send_log, server, timing_errors
+from harness import HERE, chunk_rates, median_of, run_client, send_log, server, timing_errors
 from shapes import SHAPES
 
 ALL = [
@@ -68,18 +68,7 @@ def s1(runs: int, chunks: int, shape: str, clients: list[str]) -> dict[str, Any]
     log(f"S1: one stream of {chunks:,} chunks as fast as possible, {shape} chunks")
     with server(0, 0, chunks, shape=shape) as url:
         res = alternate(clients, runs, lambda c: run_client(c, url, requests=1, chunks=chunks))
-    rows = {}
-    for c, rs in res.items():
-        for r in rs:
-            if not r.get("failed"):
-                r["chunks_per_s"] = r["chunks"] / r["wall_s"]
-                r["cpu_ms_per_1000"] = r["cpu_s"] * 1e6 / max(1, r["chunks"])
-        rows[c] = {
-            "chunks_per_s": median_of(rs, "chunks_per_s"),
-            "cpu_ms_per_1000": median_of(rs, "cpu_ms_per_1000"),
-            "failed": sum(1 for r in rs if r.get("failed")),
-        }
-    return rows
+    return chunk_rates(res)
 
 
 def paced(

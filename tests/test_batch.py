@@ -8,37 +8,13 @@ import random
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 
+from batch_files import lines, write_input
 from groqstream.batch import BatchInputError, errors_path_for, run_batch
 from groqstream.testing import SimulatedServer
-
-
-def write_input(path: Path, n: int, **body_extra: Any) -> list[str]:
-    ids = [f"req-{i:05d}" for i in range(n)]
-    with path.open("wb") as f:
-        for cid in ids:
-            line = {
-                "custom_id": cid,
-                "method": "POST",
-                "url": "/v1/chat/completions",
-                "body": {
-                    "model": "moonshotai/kimi-k2-instruct",
-                    "messages": [{"role": "user", "content": cid}],
-                    **body_extra,
-                },
-            }
-            f.write(orjson.dumps(line) + b"\n")
-    return ids
-
-
-def lines(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [orjson.loads(x) for x in path.read_bytes().splitlines() if x.strip()]
 
 
 def newlines(path: Path) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from distributed_helpers import MODEL, assert_exactly_once, lines, rank_value, write_input
+from batch_files import MODEL, assert_exactly_once, lines, rank_value, write_input
 from groqstream.batch import BatchInputError, errors_path_for
 from groqstream.bench.runner import SweepConfig
 from groqstream.errors import ConfigError

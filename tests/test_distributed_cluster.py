@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from distributed_helpers import assert_exactly_once, write_input
+from batch_files import assert_exactly_once, write_input
 from groqstream.testing import SimulatedServer
 
 ray = pytest.importorskip(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from distributed_helpers import write_input
+from batch_files import write_input
 from groqstream.batch import _lines, errors_path_for
 from groqstream.distributed.limits import WorkerProgress
 from groqstream.distributed.progress import JobProgress, JobProgressLine, job_progress

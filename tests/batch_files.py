@@ -1,14 +1,14 @@
-"""Shared by the Ray tests: Batch API input files and checks of exactly-once output."""
+"""Shared by the batch and Ray tests: Batch API input files and checks of exactly-once output."""
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from groqstream._stats import percentile
 from groqstream.batch import errors_path_for
 
 MODEL = "moonshotai/kimi-k2-instruct"  # no reasoning: output tokens = max_tokens
@@ -52,6 +52,5 @@ def assert_exactly_once(out: Path, ids: list[str]) -> list[dict[str, Any]]:
 
 
 def rank_value(values: list[float], q: float) -> float:
-    """The sample at rank floor(q (n - 1)), which the sketch's guarantee is about."""
-    s = sorted(values)
-    return s[math.floor(q * (len(s) - 1))]
+    """numpy's (and vLLM's) percentile, which a sketch's percentile is within its accuracy of."""
+    return percentile(sorted(values), q * 100)
