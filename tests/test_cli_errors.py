@@ -175,12 +175,13 @@ async def test_base_url_without_v1_names_the_url_and_suggests_v1() -> None:
     failed_cleanly(p, 1, "404", f"{root}/chat/completions", "does not end in /v1")
 
 
-async def test_serve_port_already_in_use() -> None:
+@pytest.mark.parametrize("page", [[], ["--ui"]], ids=["simulator", "ui"])
+async def test_serve_port_already_in_use(page: list[str]) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        p = await asyncio.to_thread(cli, "serve", "--port", str(port))
+        p = await asyncio.to_thread(cli, "serve", "--port", str(port), *page)
     failed_cleanly(
         p, 1, f"groqstream serve: port {port} on 127.0.0.1 is already in use", "--port 0"
     )

@@ -87,18 +87,18 @@ async def _serve(args: argparse.Namespace) -> int:
     if args.ui:  # the live page (issue 12); the app itself lives in groqstream.ui
         from ..ui.server import serve_ui_from_args
 
-        await serve_ui_from_args(args)
-        return 0
-    run = serve(
-        host=args.host,
-        port=args.port,
-        ttft=args.ttft,
-        tokens_per_second=args.tps,
-        tokens_per_chunk=args.tokens_per_chunk,
-        output_tokens=args.output_tokens,
-        dialect=args.dialect,
-        seed=args.seed,
-    )
+        run: Coroutine[Any, Any, Any] = serve_ui_from_args(args)
+    else:
+        run = serve(
+            host=args.host,
+            port=args.port,
+            ttft=args.ttft,
+            tokens_per_second=args.tps,
+            tokens_per_chunk=args.tokens_per_chunk,
+            output_tokens=args.output_tokens,
+            dialect=args.dialect,
+            seed=args.seed,
+        )
     try:
         await (_until_first(run, _stdin_closed()) if args.exit_with_stdin else run)
     except OSError as e:
