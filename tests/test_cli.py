@@ -25,7 +25,8 @@ def run(
     *args: str, cwd: Path | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NO_COLOR": "1"}
-    env.pop("GROQ_API_KEY", None)
+    for name in ("GROQ_API_KEY", "OPENAI_API_KEY", "GROQSTREAM_API_KEY"):
+        env.pop(name, None)
     return subprocess.run(
         [sys.executable, "-m", "groqstream.cli.main", *args],
         capture_output=True,

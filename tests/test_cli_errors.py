@@ -34,7 +34,13 @@ def cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run `groqstream ARGS` in a fresh process without any API key in its environment."""
     full = {**os.environ, "NO_COLOR": "1", **(env or {})}
-    for name in ("GROQ_API_KEY", "OPENAI_API_KEY", "GROQSTREAM_BASE_URL", "GROQSTREAM_DEBUG"):
+    for name in (
+        "GROQ_API_KEY",
+        "OPENAI_API_KEY",
+        "GROQSTREAM_API_KEY",
+        "GROQSTREAM_BASE_URL",
+        "GROQSTREAM_DEBUG",
+    ):
         if name not in (env or {}):
             full.pop(name, None)
     code = prelude + "from groqstream.cli.main import main; sys.exit(main(sys.argv[1:]))"
@@ -143,6 +149,13 @@ def test_no_key_for_the_groq_url_names_every_way_to_give_one() -> None:
 def test_no_key_for_openai_names_openai_api_key() -> None:
     p = cli("bench", "--base-url", "https://api.openai.com/v1", env={"GROQ_API_KEY": "gsk_x"})
     failed_cleanly(p, 1, "no API key for https://api.openai.com/v1", "set OPENAI_API_KEY")
+
+
+def test_no_key_for_another_server_names_groqstream_api_key() -> None:
+    # a Groq key is for Groq: a self-hosted server gets GROQSTREAM_API_KEY or nothing
+    p = cli("bench", "--base-url", "https://vllm.example/v1", env={"GROQ_API_KEY": "gsk_x"})
+    failed_cleanly(p, 1, "no API key for https://vllm.example/v1", "set GROQSTREAM_API_KEY")
+    assert "gsk_x" not in p.stdout + p.stderr
 
 
 def test_api_key_env_naming_an_unset_variable() -> None:

@@ -59,7 +59,8 @@ class Proc:
 
 async def start(*args: str, cwd: Path | None = None) -> Proc:
     env = {**os.environ, "NO_COLOR": "1"}
-    env.pop("GROQ_API_KEY", None)
+    for name in ("GROQ_API_KEY", "OPENAI_API_KEY", "GROQSTREAM_API_KEY"):
+        env.pop(name, None)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "groqstream", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=cwd,

@@ -103,7 +103,8 @@ async def test_headers_and_default_model(server: SimulatedServer) -> None:
 def test_openai_url_takes_openai_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
     assert api_key_env("https://api.openai.com/v1") == "OPENAI_API_KEY"
     assert api_key_env("https://api.groq.com/openai/v1") == "GROQ_API_KEY"
-    assert api_key_env("http://localhost:8000/v1") == "GROQ_API_KEY"
+    assert api_key_env("http://localhost:8000/v1") == "GROQSTREAM_API_KEY"
+    assert api_key_env("https://my-vllm.example/v1") == "GROQSTREAM_API_KEY"
     monkeypatch.setenv("GROQ_API_KEY", "gsk_not_for_openai")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     # a Groq key is never sent to OpenAI: without OPENAI_API_KEY there is no key at all

@@ -97,7 +97,8 @@ def collector() -> Iterator[tuple[Collector, str]]:
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NO_COLOR": "1"}
-    env.pop("GROQ_API_KEY", None)
+    for name in ("GROQ_API_KEY", "OPENAI_API_KEY", "GROQSTREAM_API_KEY"):
+        env.pop(name, None)
     return subprocess.run(
         [sys.executable, "-m", "groqstream.cli.main", *args],
         capture_output=True,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import ipaddress
 import logging
 import math
 import re
@@ -71,7 +72,10 @@ class Timeouts:
       the first token (content, reasoning or tool-call text).
     - `idle`: longest gap between data events once tokens flow; keep-alive comments don't
       count, bytes of an event still arriving do (so a slow drip is alive).
-    - `total`: the whole request, stream included (never retried).
+    - `total`: one whole attempt, stream included; a `TotalTimeout` is never retried.
+
+    `first_byte` and `idle` bound streams; a non-streaming reply only comes when the whole
+    answer is ready, so `total` alone bounds `complete()`.
     """
 
     connect: float | None = 10.0
@@ -90,7 +94,9 @@ class Timeouts:
 
 @dataclass(frozen=True, slots=True)
 class Deadlines:
-    """One attempt's deadlines, as absolute instants on the event loop's clock (inf: none).
+    """One attempt's deadlines: `first_byte` and `total` as absolute instants on the event
+    loop's clock (inf: none), and `idle`, the seconds a stream may go without a sign of life
+    once tokens flow (None: no limit).
 
     Created when the attempt starts; whoever arms a timer asks for the instant and gets the
     error kind with it, so a timeout is never relabelled after the fact.
@@ -170,9 +176,15 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 def is_loopback(url: str) -> bool:
-    """True if `url` points at this machine (such servers need no API key)."""
+    """True if `url` points at this machine (such servers need no API key): `localhost` or a
+    loopback IP address (127.0.0.0/8, ::1) — not a name that merely starts with "127."."""
     host = (urlsplit(url).hostname or "").lower()
-    return host in ("localhost", "::1") or host.startswith("127.")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 _TAGS = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
@@ -198,6 +210,11 @@ def _check_url(base_url: str, has_key: bool, allow_insecure_http: bool) -> None:
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"base_url must be an http:// or https:// URL, got {base_url!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            "base_url must not hold a user name or password (user:pass@host): they would be "
+            "sent, logged and shown in errors; pass the key as api_key= or headers= instead"
+        )
     if parts.scheme == "http" and has_key and not is_loopback(base_url) and not allow_insecure_http:
         raise ConfigError(
             f"refusing to send the API key in cleartext to {parts.scheme}://{parts.netloc}: use "
@@ -254,7 +271,7 @@ class Transport:
                 limit=self.max_connections or 0,  # 0 = no hidden cap (aiohttp defaults to 100)
                 limit_per_host=0,
                 keepalive_timeout=30.0,
-                ssl=self._verify if self._verify is not True else True,
+                ssl=self._verify,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -314,19 +331,24 @@ class Transport:
                 return await self.session.post(
                     url, data=data, headers=headers, allow_redirects=False
                 )
-        except aiohttp.ServerTimeoutError:
-            raise ConnectTimeout(
+        except (TimeoutError, aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as e:
+            error = self._send_error(e, kind)
+        # Raised here, outside the handler, so that aiohttp's exception (its request info
+        # holds the Authorization header) is not kept as the error's __context__.
+        raise error
+
+    def _send_error(self, e: BaseException, kind: type[APITimeoutError]) -> GroqStreamError:
+        """What a failure to send, or to get the headers, is for the caller."""
+        if isinstance(e, aiohttp.ServerTimeoutError):
+            return ConnectTimeout(
                 f"connecting to {self._where()} took longer than {self.timeouts.connect}s",
                 timeout=self.timeouts.connect,
-            ) from None
-        except TimeoutError:
-            raise timeout_error(kind, self.timeouts) from None
-        except aiohttp.ClientConnectorError as e:
-            raise APIConnectionError(f"cannot connect to {self._where()}: {e.os_error}") from None
-        except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as e:
-            raise APIConnectionError(
-                f"connection to {self._where()} failed: {type(e).__name__}"
-            ) from None
+            )
+        if isinstance(e, TimeoutError):
+            return timeout_error(kind, self.timeouts)
+        if isinstance(e, aiohttp.ClientConnectorError):
+            return APIConnectionError(f"cannot connect to {self._where()}: {e.os_error}")
+        return APIConnectionError(f"connection to {self._where()} failed: {type(e).__name__}")
 
     async def _check(self, resp: aiohttp.ClientResponse, url: str, stream: bool) -> None:
         if resp.status >= 400:
@@ -342,12 +364,18 @@ class Transport:
         return f"{parts.scheme}://{parts.netloc}"
 
     async def _read_text(self, resp: aiohttp.ClientResponse) -> str:
+        """An error response's body, up to `_ERROR_BODY_LIMIT` bytes ("" if it cannot be read
+        within the idle timeout)."""
+        parts: list[bytes] = []
+        size = 0
         try:
             with anyio.fail_after(self.timeouts.idle or 30.0):
-                raw = await resp.content.read(_ERROR_BODY_LIMIT)
+                while size < _ERROR_BODY_LIMIT and (piece := await resp.content.readany()):
+                    parts.append(piece)
+                    size += len(piece)
         except (TimeoutError, aiohttp.ClientError, OSError):
             return ""
-        return raw.decode("utf-8", "replace")
+        return b"".join(parts)[:_ERROR_BODY_LIMIT].decode("utf-8", "replace")
 
     def _redirect_error(self, resp: aiohttp.ClientResponse, url: str) -> RedirectError:
         location = resp.headers.get("Location")

@@ -48,10 +48,15 @@ _READ_ERRORS = (aiohttp.ClientError, OSError, asyncio.IncompleteReadError)
 
 
 def api_key_env(base_url: str) -> str:
-    """The environment variable a key for `base_url` comes from: `OPENAI_API_KEY` for
-    OpenAI's own API (a Groq key must never be sent there), `GROQ_API_KEY` otherwise."""
+    """The environment variable a key for `base_url` comes from: `GROQ_API_KEY` for Groq's API
+    only, `OPENAI_API_KEY` for OpenAI's only, and `GROQSTREAM_API_KEY` for any other server —
+    so a provider's key is never sent to someone else's server."""
     host = (urlsplit(base_url).hostname or "").lower()
-    return "OPENAI_API_KEY" if host == "api.openai.com" else "GROQ_API_KEY"
+    if host == "groq.com" or host.endswith(".groq.com"):
+        return "GROQ_API_KEY"
+    if host == "api.openai.com":
+        return "OPENAI_API_KEY"
+    return "GROQSTREAM_API_KEY"
 
 
 def _timeouts(timeout: Timeouts | float | None) -> Timeouts:
@@ -69,11 +74,11 @@ class Client:
 
     Use it as ``async with Client() as client:``; it owns one aiohttp session whose
     connections are reused across calls and closed when the block ends. The key comes from
-    `GROQ_API_KEY` when not given (`OPENAI_API_KEY` for api.openai.com; loopback servers need
-    none); `base_url` ends in `/v1` and defaults to Groq's, or to `GROQSTREAM_BASE_URL` when
-    set. A key is only sent over `http://` to this machine unless `allow_insecure_http=True`;
-    TLS certificates are always verified unless `verify=False` (or your own `ssl.SSLContext`)
-    is passed.
+    `GROQ_API_KEY` for Groq's API, `OPENAI_API_KEY` for OpenAI's and `GROQSTREAM_API_KEY` for
+    any other server when not given (loopback servers need none); `base_url` ends in `/v1` and
+    defaults to Groq's, or to `GROQSTREAM_BASE_URL` when set. A key is only sent over
+    `http://` to this machine unless `allow_insecure_http=True`; TLS certificates are always
+    verified unless `verify=False` (or your own `ssl.SSLContext`) is passed.
     """
 
     def __init__(
@@ -235,6 +240,7 @@ class Client:
             requests,
             body=partial(self._fan_out_body, defaults),
             options=opts,
+            retry=self.retry_policy,
             max_event_bytes=self.max_event_bytes,
         )
 
@@ -252,8 +258,10 @@ class Client:
         system = merged.pop("system", None)
         messages = merged.pop("messages", None)
         prompt = merged.pop("prompt", None)
-        if isinstance(messages, list) and any(
-            isinstance(m, Mapping) and m.get("role") == "system" for m in messages
+        if (
+            isinstance(messages, Sequence)
+            and not isinstance(messages, (str, bytes))
+            and any(isinstance(m, Mapping) and m.get("role") == "system" for m in messages)
         ):
             system = None  # the request's own system message wins over the default
         return self._body(model, messages, prompt, system, merged, stream=True)

@@ -83,7 +83,7 @@ class ConfigError(GroqStreamError, ValueError):
 
 
 class MissingAPIKeyError(ConfigError):
-    """No API key was given and `GROQ_API_KEY` is not set."""
+    """No API key was given and the variable `api_key_env(base_url)` names is not set."""
 
 
 # --- connection and timeouts ---------------------------------------------------------------

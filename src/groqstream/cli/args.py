@@ -184,7 +184,8 @@ def add_target_options(p: argparse.ArgumentParser, *, model: str | None) -> None
         default=None,
         metavar="NAME",
         help="read the API key from this environment variable "
-        "(default: GROQ_API_KEY; OPENAI_API_KEY for api.openai.com)",
+        "(default: GROQ_API_KEY for Groq, OPENAI_API_KEY for api.openai.com, GROQSTREAM_API_KEY "
+        "for any other server)",
     )
     p.add_argument(
         "--api-key",

@@ -28,8 +28,9 @@ _PROGRESS_EVERY = 0.5
 
 @dataclass(frozen=True, slots=True)
 class ClientOptions:
-    """How each worker builds its `Client`. The API key is not here: workers read
-    `GROQ_API_KEY` from their own environment, so it never travels through Ray."""
+    """How each worker builds its `Client`. The API key is not here: workers read it from
+    their own environment (`GROQ_API_KEY` for Groq, see `groqstream.client.api_key_env`), so
+    it never travels through Ray."""
 
     base_url: str | None = None
     timeout: Timeouts | float | None = None

@@ -1,12 +1,12 @@
 """`groqstream serve --ui`: the live page on its own server, in front of a simulated backend
-(the default) or a real OpenAI-compatible endpoint (`--base-url`, key from `GROQ_API_KEY`)."""
+(the default) or a real OpenAI-compatible endpoint (`--base-url`, key from
+`groqstream.client.api_key_env`)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -52,7 +52,7 @@ async def serve_ui(
             backend = base_url
         config = UIConfig(
             base_url,
-            api_key=os.environ.get("GROQ_API_KEY") or None,
+            api_key=None,  # the Client takes the key meant for this base URL's host
             model=model or DEFAULT_MODEL,
             backend=backend,
         )
