@@ -57,7 +57,9 @@ class Handle(Protocol):
         """Attempt `attempt` failed with `error`; the next one starts after `delay` seconds."""
 
     def end(self, result: ChatStream | Completion | None, error: BaseException | None) -> None:
-        """The request is over (called exactly once)."""
+        """The request is over (called exactly once). `error` is None for a finished request or
+        one the caller stopped (break, close, garbage collection), the `GroqStreamError` it
+        failed with, or the `asyncio.CancelledError` of a task cancelled while it waited."""
 
 
 class Observer(Protocol):

@@ -22,7 +22,7 @@ import aiohttp
 from . import _hooks
 from ._aiohttp_compat import has_buffered, read_available
 from ._retry import RetryPolicy, RetryState
-from ._transport import Deadlines, Timeouts, timeout_error
+from ._transport import Deadlines, Timeouts, deadline_at, timeout_error
 from .chunks import ChunkAssembler
 from .errors import (
     APITimeoutError,
@@ -46,6 +46,7 @@ _perf_ns = time.perf_counter_ns
 _READ_ERRORS = (aiohttp.ClientError, OSError, asyncio.IncompleteReadError)
 _CHAT_PATH = "/chat/completions"
 _INF = float("inf")
+_DRAIN_LIMIT = 1.0  # seconds to wait for the body's end after `[DONE]`
 
 
 class StreamState(enum.Enum):
@@ -132,6 +133,14 @@ class _Watchdog:
         if self.total <= due:
             return self.total, TotalTimeout
         return due, kind
+
+    def first_token(self, now_ns: int) -> None:
+        """Tokens began: from now the idle deadline applies. The timer was armed no later
+        than an idle deadline could fall, unless nothing was armed at all (no `first_byte`
+        and no `total`): then it is armed now."""
+        self.alive_ns = now_ns
+        if self._handle is None and not self.late:
+            self._arm(self._due()[0])
 
     def rearm(self) -> None:
         """Look again, after the timer found the consumer busy."""
@@ -268,6 +277,9 @@ class ChatStream:
         self.close()
 
     def __del__(self) -> None:
+        watchdog = getattr(self, "_watchdog", None)
+        if watchdog is not None:
+            watchdog.cancel()  # its timer would keep the reader alive until `total`
         resp = getattr(self, "_resp", None)
         if resp is not None and not resp.closed:
             resp.close()
@@ -323,6 +335,8 @@ class ChatStream:
             self._obs.retry(self._retry_state.attempts, error, delay)
 
     async def _attempt(self, n: int) -> None:
+        if self._state is not StreamState.OPENING:
+            return  # closed meanwhile (from another task): no new connection
         if n > 1:
             self._drop_response()
             self._decoder = SSEDecoder(self._max_event_bytes)
@@ -335,9 +349,9 @@ class ChatStream:
 
     async def _send(self) -> None:
         transport = self._transport
+        transport.session  # noqa: B018 - create the session before the clock starts
         loop = asyncio.get_running_loop()
         deadlines = Deadlines.start(transport.timeouts, loop.time())
-        transport.session  # noqa: B018 - create the session before the clock starts
         self._start_ns = _perf_ns()
         resp = await transport.post(
             _CHAT_PATH,
@@ -346,6 +360,9 @@ class ChatStream:
             deadlines=deadlines,
             extra_headers=self._extra_headers,
         )
+        if self._state is not StreamState.OPENING:
+            resp.close()  # closed from another task while the headers were on their way
+            return
         self._resp = resp
         self._reader = resp.content
         self.status = resp.status
@@ -391,8 +408,10 @@ class ChatStream:
         except GroqStreamError as e:
             self._failed(e)
             raise
-        except BaseException:
-            self.close()  # cancelled or broken: drop the connection so generation stops
+        except BaseException as e:
+            if self._obs is not None and self._state is StreamState.STREAMING:
+                self._obs.end(self, e)  # cancelled mid-stream (the observer: closed early)
+            self.close()  # drop the connection so generation stops
             raise
 
     def _failed(self, e: GroqStreamError) -> None:
@@ -419,12 +438,15 @@ class ChatStream:
             return []
         events = self._decoder.feed_payloads(data)
         if not events:
-            if wd.alive_ns and self._decoder.pending_bytes:
+            if wd.alive_ns and self._decoder.pending_data:
                 wd.alive_ns = now  # an event still arriving: the server is not idle
             return []
         deltas = asm.feed(events, now)
         if asm.output_ns:
-            wd.alive_ns = now
+            if wd.alive_ns:
+                wd.alive_ns = now
+            else:
+                wd.first_token(now)
         if asm.error is not None:
             if not deltas:
                 raise asm.error
@@ -434,17 +456,26 @@ class ChatStream:
         return deltas
 
     async def _drain(self) -> None:
-        """After `[DONE]`, read the body to its end so the connection returns to the pool."""
+        """After `[DONE]`, read the body to its end so the connection returns to the pool —
+        for at most `_DRAIN_LIMIT` seconds: a server that keeps the body open after `[DONE]`
+        costs the connection's reuse, not a hung stream."""
         reader = self._reader
+        clean = False
         try:
-            while reader is not None and await reader.readany():
-                pass
-        except (GroqStreamError, *_READ_ERRORS):
+            async with deadline_at(asyncio.get_running_loop().time() + _DRAIN_LIMIT):
+                while reader is not None and await reader.readany():
+                    pass
+            clean = reader is not None
+        except (TimeoutError, GroqStreamError, *_READ_ERRORS):
             pass  # the completion is whole; only the connection's reuse is lost
-        self._finish()
+        self._finish(reuse=clean)
 
-    def _finish(self) -> None:
-        self._move(StreamState.FINISHED)
+    def _finish(self, *, reuse: bool = True) -> None:
+        if _S.FINISHED not in _MOVES[self._state]:
+            return  # closed meanwhile, from another task
+        self._state = StreamState.FINISHED
+        if not reuse and self._resp is not None:
+            self._resp.close()
         self._drop_response()
         if self._obs is not None:
             self._obs.end(self)
