@@ -36,8 +36,8 @@ _JSONDecodeError = orjson.JSONDecodeError
 # match, and that chunk takes the general path) or a number. A hole cannot contain an
 # unescaped quote, so it spans exactly one token and the bytes after it must match literally.
 _TEXT = rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
-_STRING = rb'"[^"\\]*+"'
-_NUMBER = rb"-?(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?(?:[eE][+-]?[0-9]++)?"
+_STRING = rb'"[\x20\x21\x23-\x5b\x5d-\x7e]*+"'  # printable ASCII: what JSON takes unescaped
+_NUMBER = rb"-?(?:0|[1-9][0-9]{0,15})(?:\.[0-9]{1,17})?"  # no exponent: never out of range
 _NUMBER_RE = re.compile(_NUMBER)
 
 
@@ -147,6 +147,13 @@ def _value_span(raw: bytes, key: str, value: Any) -> tuple[int, int] | None:
 _MISSING = object()
 
 
+def _decodes_to(token: bytes, value: Any) -> bool:
+    try:
+        return bool(_loads(token) == value)
+    except _JSONDecodeError:
+        return False
+
+
 def learn(
     raw: bytes,
     key: str,
@@ -178,7 +185,7 @@ def learn(
         for k, v in fields.items():
             if previous.fields.get(k, _MISSING) != v:
                 hole = _value_span(raw, k, v)
-                if hole is None:
+                if hole is None or not _decodes_to(raw[hole[0] : hole[1]], v):
                     return Template(raw, name, span, [], fields, index)
                 holes.append(hole)
     return Template(raw, name, span, holes, fields, index)
@@ -234,7 +241,11 @@ def run(
 
 def parse_array(payloads: Sequence[Any]) -> list[Any] | None:
     """Parse raw `data:` payloads with one `orjson.loads`; None to decline (an event object
-    among them, bad JSON, or a count that shows a payload was not exactly one value)."""
+    among them, bad JSON, or a count that shows a payload was not exactly one value).
+
+    Known limit: two payloads that are each broken but join into exactly two values (a
+    crafted pair: one leaves brackets open that the next closes) pass as two chunks, where one
+    by one they would be `MalformedChunkError`s. Real truncations do not join up so."""
     if len(payloads) == 1:
         p = payloads[0]
         if type(p) is not bytes:

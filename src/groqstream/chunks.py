@@ -221,12 +221,13 @@ def _choice(ch: Any, arrived_ns: int) -> Delta | None:
             raise _BadShape("`delta` is not an object")
         content = _text_field(delta, "content") or ""
         reasoning = _reasoning_of(delta) or None
-        tool_calls = delta.get("tool_calls") or None
+        tool_calls = delta.get("tool_calls")
         if tool_calls is not None:
             if type(tool_calls) is not list:
                 raise _BadShape("`tool_calls` is not a list")
             for frag in tool_calls:
                 _fragment(frag)
+            tool_calls = tool_calls or None
     elif delta is not None and type(delta) is not dict:
         raise _BadShape("`delta` is not an object")
     else:
@@ -337,7 +338,6 @@ class ChunkAssembler:
         bulk = objs is not None
         if objs is not None:
             raws = payloads
-            self.done = self.done or payloads is not events
         else:
             objs, raws, error = self._parse_each(events)
         i, count = 0, len(objs)
@@ -353,6 +353,8 @@ class ChunkAssembler:
             if error.request_id is None:
                 error.request_id = self.request_id  # known only once the chunks are applied
             raise error
+        if payloads is not events:
+            self.done = True  # `[DONE]` counts once everything before it was applied
 
     def _parse_each(
         self, events: Sequence[ServerSentEvent | bytes]
@@ -375,7 +377,7 @@ class ChunkAssembler:
                         continue  # unknown event types are ignored, as SSE intends
             if data == b"[DONE]" or data == "[DONE]":
                 self.done = True
-                continue
+                break  # nothing after the end counts
             try:
                 objs.append(_loads(data))
             except _JSONDecodeError:
@@ -405,18 +407,20 @@ class ChunkAssembler:
         """
         if type(obj) is not dict:
             raise _BadShape("not a JSON object")
+        choices = obj.get("choices")
+        if choices is not None and type(choices) is not list:
+            raise _BadShape("`choices` is not a list")
+        # Check every choice before recording anything, so a bad chunk adds nothing.
+        deltas = (
+            [d for ch in choices if (d := _choice(ch, arrived_ns)) is not None] if choices else []
+        )
         if self.completion_id is None:
             self._first_chunk(obj)
         recorded = ("x_groq" in obj or "usage" in obj or "timings" in obj) and self._extras(obj)
-        choices = obj.get("choices")
-        if type(choices) is not list or not choices:
-            if choices is not None and type(choices) is not list:
-                raise _BadShape("`choices` is not a list")
+        if not choices:
             if "error" in obj:
                 raise self._stream_error(obj)
             return None
-        # Check every choice before accumulating any, so a bad chunk adds nothing.
-        deltas = [d for ch in choices if (d := _choice(ch, arrived_ns)) is not None]
         carried = False
         for d in deltas:
             self._accumulate(d)

@@ -69,6 +69,13 @@ class SSEDecoder:
         """How many bytes of an event not yet complete are held."""
         return self._pending
 
+    @property
+    def pending_data(self) -> bool:
+        """True if the incomplete event held is not just comment lines (a keep-alive
+        `: ping` without its blank line does not count)."""
+        parts = self._parts
+        return bool(parts) and parts[0][:1] != b":"
+
     def reset(self) -> None:
         """Forget all buffered input and state."""
         self._parts = []
@@ -253,7 +260,7 @@ class SSEDecoder:
                     fields[name].append(value)
         if not fields["data"]:
             return None
-        retries = [int(v) for v in fields["retry"] if v.isascii() and v.isdigit()]
+        retries = [int(v) for v in fields["retry"] if v.isascii() and v.isdigit() and len(v) < 16]
         return ServerSentEvent(
             (fields["event"] or [""])[-1] or "message",
             "\n".join(fields["data"]),

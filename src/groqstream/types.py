@@ -108,12 +108,12 @@ def assistant_message(text: str, tool_calls: Sequence[ToolCall] = ()) -> dict[st
 
 def _f(d: dict[str, Any], key: str) -> float | None:
     v = d.get(key)
-    return float(v) if isinstance(v, (int, float)) else None
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
 def _i(d: dict[str, Any], key: str) -> int | None:
     v = d.get(key)
-    return int(v) if isinstance(v, (int, float)) else None
+    return v if type(v) is int else None  # (not a bool, not a fraction)
 
 
 @dataclass(slots=True, frozen=True)
