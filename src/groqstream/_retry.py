@@ -56,8 +56,8 @@ class RetryPolicy:
     - A server-named wait (`retry-after`, or for a 429 the spent budget's reset) is used
       instead. With `max_rate_limit_wait` None (streams, `complete`) it counts as a retry and
       one longer than `max_retry_after` is raised instead of waited out. With it set
-      (fan-out) a named rate-limit wait does not use up `max_retries`, but one request's
-      named waits together may not exceed `max_rate_limit_wait`.
+      (fan-out) a named rate-limit wait longer than zero does not use up `max_retries`, but
+      one request's named waits together may not exceed `max_rate_limit_wait`.
     """
 
     max_retries: int = 2
@@ -69,11 +69,14 @@ class RetryPolicy:
     retry_capacity: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.max_retries, int) or self.max_retries < 0:
-            raise ConfigError(f"max_retries must be an int >= 0, got {self.max_retries!r}")
+        r = self.max_retries
+        if type(r) is not int or r < 0:
+            raise ConfigError(f"max_retries must be an int >= 0, got {r!r}")
         for name in ("initial", "cap", "max_retry_after"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"{name} must be >= 0")
+        if self.max_rate_limit_wait is not None and not self.max_rate_limit_wait >= 0:
+            raise ConfigError("max_rate_limit_wait must be >= 0 (or None)")
         if not 0 <= self.jitter <= 1:
             raise ConfigError("jitter must be between 0 and 1")
 
@@ -86,7 +89,7 @@ class RetryPolicy:
     def backoff(self, retry: int, rand: float) -> float:
         """The wait before retry number `retry` (1-based) when the server named none;
         `rand` in [0, 1) draws the jitter."""
-        return min(self.cap, self.initial * 2.0 ** (retry - 1)) * (1 - self.jitter * rand)
+        return min(self.cap, self.initial * 2.0 ** min(retry - 1, 64)) * (1 - self.jitter * rand)
 
     def decide(self, error: GroqStreamError, state: RetryState, rand: float) -> float | None:
         """Seconds to wait before the next attempt, or None to give up; updates `state`."""
@@ -94,7 +97,8 @@ class RetryPolicy:
             return None
         wait = named_wait(error)
         limit = self.max_rate_limit_wait
-        if wait is not None and limit is not None and isinstance(error, RateLimitError):
+        # A named wait of 0 is not free: it would let a server make us retry forever.
+        if wait and limit is not None and isinstance(error, RateLimitError):
             if state.rate_limit_wait + wait > limit:
                 return None
             state.rate_limit_wait += wait

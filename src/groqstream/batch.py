@@ -138,10 +138,27 @@ def _done_ids(path: Path) -> set[str]:
             f.truncate(cut)
             data = data[:cut]
     ids = set()
-    for raw in data.splitlines():
+    for lineno, raw in enumerate(data.splitlines(), 1):
         if raw.strip():
-            ids.add(orjson.loads(raw)["custom_id"])
+            ids.add(_written_id(path, lineno, raw))
     return ids
+
+
+def _written_id(path: Path, lineno: int, raw: bytes) -> str:
+    """The custom_id of a line this runner wrote (a `BatchInputError` if it is not one)."""
+    try:
+        obj = orjson.loads(raw)
+        cid = obj["custom_id"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        cid = None
+    if not isinstance(cid, str):
+        raise BatchInputError(
+            [
+                f"{path} line {lineno}: not a result line this runner wrote (move the file away "
+                "to start afresh, or fix that line to resume)"
+            ]
+        )
+    return cid
 
 
 def _pending(

@@ -296,6 +296,8 @@ class FanOut:
             task.cancel()
             with anyio.CancelScope(shield=True):
                 await asyncio.wait([task])
+        if task is not None and task.done() and not task.cancelled():
+            task.exception()  # an input error nobody is left to see: retrieved, not logged
         self._close_streams()
 
     def _close_streams(self) -> None:
