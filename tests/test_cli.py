@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import io
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
+from cli_runner import run_cli
 from groqstream.cli.progress import PlainProgress, RichProgress, Snapshot, live_progress
 from groqstream.fanout import Progress
 from groqstream.testing import SimulatedServer
@@ -21,25 +19,8 @@ from groqstream.testing import SimulatedServer
 MODEL = "moonshotai/kimi-k2-instruct"
 
 
-def run(
-    *args: str, cwd: Path | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1"}
-    for name in ("GROQ_API_KEY", "OPENAI_API_KEY", "GROQSTREAM_API_KEY"):
-        env.pop(name, None)
-    return subprocess.run(
-        [sys.executable, "-m", "groqstream.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        cwd=cwd,
-        check=False,
-    )
-
-
 def test_demo_streams_an_answer_and_metrics() -> None:
-    p = run("demo", "--tps", "2000", "--ttft", "0.01", "--output-tokens", "30")
+    p = run_cli("demo", "--tps", "2000", "--ttft", "0.01", "--output-tokens", "30")
     assert p.returncode == 0, p.stderr
     assert len(p.stdout.split()) == 30  # the answer on stdout; reasoning went to stderr
     assert "TTFT" in p.stderr and "tok/s" in p.stderr and "server:" in p.stderr
@@ -49,7 +30,7 @@ def test_demo_streams_an_answer_and_metrics() -> None:
 async def test_chat_against_a_server_prints_json_metrics() -> None:
     async with SimulatedServer(ttft=0.01, tokens_per_second=2000, output_tokens=12) as srv:
         p = await asyncio.to_thread(
-            run, "chat", "hello", "--base-url", srv.base_url, "-m", MODEL, "--json",
+            run_cli, "chat", "hello", "--base-url", srv.base_url, "-m", MODEL, "--json",
             "--max-tokens", "8",
         )  # fmt: skip
     assert p.returncode == 0, p.stderr
@@ -62,7 +43,7 @@ async def test_chat_against_a_server_prints_json_metrics() -> None:
 
 @pytest.mark.parametrize("command", ["chat", "demo", "batch", "bench", "report", "serve"])
 def test_every_subcommand_help_shows_defaults_and_an_example(command: str) -> None:
-    p = run(command, "--help")
+    p = run_cli(command, "--help")
     assert p.returncode == 0, p.stderr
     assert "example:\n  groqstream " + command in p.stdout
     assert "default" in p.stdout
@@ -70,12 +51,12 @@ def test_every_subcommand_help_shows_defaults_and_an_example(command: str) -> No
 
 
 def test_bench_help_says_the_goodput_unit() -> None:
-    text = " ".join(run("bench", "--help").stdout.split())
+    text = " ".join(run_cli("bench", "--help").stdout.split())
     assert "SLOs in milliseconds" in text and "(default: 1,4,16,64)" in text
 
 
 def test_no_command_prints_help_and_exits_2() -> None:
-    p = run()
+    p = run_cli()
     assert p.returncode == 2 and "COMMAND" in p.stderr and "Traceback" not in p.stderr
 
 
@@ -93,7 +74,7 @@ async def test_batch_prints_benchs_table_and_writes_its_field_names(tmp_path: Pa
     _batch_input(tmp_path / "in.jsonl", 20)
     async with SimulatedServer(ttft=0.005, tokens_per_second=4000) as srv:
         p = await asyncio.to_thread(
-            run, "batch", "in.jsonl", "out.jsonl", "-c", "8", "--base-url", srv.base_url,
+            run_cli, "batch", "in.jsonl", "out.jsonl", "-c", "8", "--base-url", srv.base_url,
             "--report", "report.json", cwd=tmp_path,
         )  # fmt: skip
     assert p.returncode == 0, p.stderr

@@ -7,14 +7,13 @@ The CLI runs as users run it: a real process, against real loopback servers.
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_runner import run_cli
 from groqstream.testing import SimulatedServer
 
 GOOD_LINE = (
@@ -23,36 +22,6 @@ GOOD_LINE = (
     b'[{"role": "user", "content": "hi"}], "max_tokens": 4}}\n'
 )
 NO_PLOTLY = "import sys; sys.modules['plotly'] = None; "
-
-
-def cli(
-    *args: str,
-    cwd: Path | None = None,
-    env: dict[str, str] | None = None,
-    prelude: str = "",
-    timeout: float = 120,
-) -> subprocess.CompletedProcess[str]:
-    """Run `groqstream ARGS` in a fresh process without any API key in its environment."""
-    full = {**os.environ, "NO_COLOR": "1", **(env or {})}
-    for name in (
-        "GROQ_API_KEY",
-        "OPENAI_API_KEY",
-        "GROQSTREAM_API_KEY",
-        "GROQSTREAM_BASE_URL",
-        "GROQSTREAM_DEBUG",
-    ):
-        if name not in (env or {}):
-            full.pop(name, None)
-    code = prelude + "from groqstream.cli.main import main; sys.exit(main(sys.argv[1:]))"
-    return subprocess.run(
-        [sys.executable, "-c", "import sys; " + code, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=full,
-        cwd=cwd,
-        check=False,
-    )
 
 
 def failed_cleanly(p: subprocess.CompletedProcess[str], code: int, *phrases: str) -> None:
@@ -77,13 +46,13 @@ def free_port() -> int:
 
 
 def test_batch_missing_input_file(tmp_path: Path) -> None:
-    p = cli("batch", "nope.jsonl", "out.jsonl", cwd=tmp_path)
+    p = run_cli("batch", "nope.jsonl", "out.jsonl", cwd=tmp_path)
     failed_cleanly(p, 2, "groqstream batch: error: input file 'nope.jsonl' does not exist")
 
 
 def test_batch_output_in_a_missing_directory(tmp_path: Path) -> None:
     (tmp_path / "in.jsonl").write_bytes(GOOD_LINE)
-    p = cli("batch", "in.jsonl", "results/out.jsonl", cwd=tmp_path)
+    p = run_cli("batch", "in.jsonl", "results/out.jsonl", cwd=tmp_path)
     failed_cleanly(p, 2, "'results', does not exist", "mkdir -p results")
     assert not (tmp_path / "results").exists()
 
@@ -103,7 +72,7 @@ def test_batch_output_in_a_missing_directory(tmp_path: Path) -> None:
     ],
 )
 def test_bad_flag_values(tmp_path: Path, argv: list[str], phrase: str) -> None:
-    p = cli(*argv, cwd=tmp_path)
+    p = run_cli(*argv, cwd=tmp_path)
     failed_cleanly(p, 2, f"groqstream {argv[0]}: error: argument", phrase, "--help")
 
 
@@ -111,7 +80,7 @@ async def test_bench_out_is_an_existing_file_checked_before_the_sweep(tmp_path: 
     (tmp_path / "taken").write_text("not a directory")
     async with SimulatedServer() as srv:
         p = await asyncio.to_thread(
-            cli, "bench", "--base-url", srv.base_url, "--out", "taken", cwd=tmp_path
+            run_cli, "bench", "--base-url", srv.base_url, "--out", "taken", cwd=tmp_path
         )
         assert srv.stats.requests_total == 0  # refused before a single request (or warm-up)
     failed_cleanly(p, 2, "--out 'taken' is an existing file; --out takes a directory")
@@ -119,7 +88,9 @@ async def test_bench_out_is_an_existing_file_checked_before_the_sweep(tmp_path: 
 
 def test_malformed_batch_line_names_the_line_and_column_only(tmp_path: Path) -> None:
     (tmp_path / "in.jsonl").write_bytes(GOOD_LINE + b'{"custom_id": "b",\n')
-    p = cli("batch", "in.jsonl", "out.jsonl", "--base-url", "http://127.0.0.1:9/v1", cwd=tmp_path)
+    p = run_cli(
+        "batch", "in.jsonl", "out.jsonl", "--base-url", "http://127.0.0.1:9/v1", cwd=tmp_path
+    )
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert "line 2: not valid JSON (unexpected end of data at column" in p.stderr
     assert "line 2 column" not in p.stderr and "(char " not in p.stderr  # orjson's inner place
@@ -127,7 +98,7 @@ def test_malformed_batch_line_names_the_line_and_column_only(tmp_path: Path) -> 
 
 
 def test_report_of_a_directory_that_is_not_a_run(tmp_path: Path) -> None:
-    p = cli("report", str(tmp_path))
+    p = run_cli("report", str(tmp_path))
     failed_cleanly(p, 2, "no requests.jsonl in", "groqstream bench --out")
 
 
@@ -135,7 +106,7 @@ def test_report_of_a_directory_that_is_not_a_run(tmp_path: Path) -> None:
 
 
 def test_no_key_for_the_groq_url_names_every_way_to_give_one() -> None:
-    p = cli("chat", "hi")
+    p = run_cli("chat", "hi")
     failed_cleanly(
         p,
         1,
@@ -147,19 +118,19 @@ def test_no_key_for_the_groq_url_names_every_way_to_give_one() -> None:
 
 
 def test_no_key_for_openai_names_openai_api_key() -> None:
-    p = cli("bench", "--base-url", "https://api.openai.com/v1", env={"GROQ_API_KEY": "gsk_x"})
+    p = run_cli("bench", "--base-url", "https://api.openai.com/v1", env={"GROQ_API_KEY": "gsk_x"})
     failed_cleanly(p, 1, "no API key for https://api.openai.com/v1", "set OPENAI_API_KEY")
 
 
 def test_no_key_for_another_server_names_groqstream_api_key() -> None:
     # a Groq key is for Groq: a self-hosted server gets GROQSTREAM_API_KEY or nothing
-    p = cli("bench", "--base-url", "https://vllm.example/v1", env={"GROQ_API_KEY": "gsk_x"})
+    p = run_cli("bench", "--base-url", "https://vllm.example/v1", env={"GROQ_API_KEY": "gsk_x"})
     failed_cleanly(p, 1, "no API key for https://vllm.example/v1", "set GROQSTREAM_API_KEY")
     assert "gsk_x" not in p.stdout + p.stderr
 
 
 def test_api_key_env_naming_an_unset_variable() -> None:
-    p = cli("chat", "hi", "--api-key-env", "GROQSTREAM_TEST_NO_SUCH_VAR")
+    p = run_cli("chat", "hi", "--api-key-env", "GROQSTREAM_TEST_NO_SUCH_VAR")
     failed_cleanly(p, 1, "--api-key-env GROQSTREAM_TEST_NO_SUCH_VAR: that environment variable")
 
 
@@ -167,9 +138,11 @@ async def test_api_key_flags_reach_the_server_and_a_refused_key_reads_well() -> 
     secret = "sk-test-cli-4242"
     async with SimulatedServer(api_key=secret) as srv:
         args = ("chat", "hi", "--base-url", srv.base_url, "--max-tokens", "3")
-        ok = await asyncio.to_thread(cli, *args, "--api-key-env", "MY_KEY", env={"MY_KEY": secret})
-        direct = await asyncio.to_thread(cli, *args, "--api-key", secret)
-        bad = await asyncio.to_thread(cli, *args, "--api-key", "sk-wrong-key-1")
+        ok = await asyncio.to_thread(
+            run_cli, *args, "--api-key-env", "MY_KEY", env={"MY_KEY": secret}
+        )
+        direct = await asyncio.to_thread(run_cli, *args, "--api-key", secret)
+        bad = await asyncio.to_thread(run_cli, *args, "--api-key", "sk-wrong-key-1")
     assert ok.returncode == 0 and direct.returncode == 0, ok.stderr + direct.stderr
     failed_cleanly(bad, 1, "401", "the server refused the API key")
     assert "sk-wrong-key-1" not in bad.stderr + bad.stdout
@@ -177,14 +150,14 @@ async def test_api_key_flags_reach_the_server_and_a_refused_key_reads_well() -> 
 
 def test_nothing_listening() -> None:
     port = free_port()
-    p = cli("chat", "hi", "--base-url", f"http://127.0.0.1:{port}/v1")
+    p = run_cli("chat", "hi", "--base-url", f"http://127.0.0.1:{port}/v1")
     failed_cleanly(p, 1, f"cannot connect to http://127.0.0.1:{port}", "is a server listening")
 
 
 async def test_base_url_without_v1_names_the_url_and_suggests_v1() -> None:
     async with SimulatedServer() as srv:
         root = f"http://127.0.0.1:{srv.port}"
-        p = await asyncio.to_thread(cli, "chat", "hi", "--base-url", root)
+        p = await asyncio.to_thread(run_cli, "chat", "hi", "--base-url", root)
     failed_cleanly(p, 1, "404", f"{root}/chat/completions", "does not end in /v1")
 
 
@@ -194,7 +167,7 @@ async def test_serve_port_already_in_use(page: list[str]) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        p = await asyncio.to_thread(cli, "serve", "--port", str(port), *page)
+        p = await asyncio.to_thread(run_cli, "serve", "--port", str(port), *page)
     failed_cleanly(
         p, 1, f"groqstream serve: port {port} on 127.0.0.1 is already in use", "--port 0"
     )
@@ -206,8 +179,8 @@ async def test_serve_port_already_in_use(page: list[str]) -> None:
 def test_debug_shows_the_traceback_and_no_uvloop_import_error() -> None:
     port = free_port()
     args = ("chat", "hi", "--base-url", f"http://127.0.0.1:{port}/v1")
-    flagged = cli(*args, "--debug")
-    env = cli(*args, env={"GROQSTREAM_DEBUG": "1"})
+    flagged = run_cli(*args, "--debug")
+    env = run_cli(*args, env={"GROQSTREAM_DEBUG": "1"})
     for p in (flagged, env):
         assert p.returncode == 1
         assert "Traceback" in p.stderr and "APIConnectionError" in p.stderr
@@ -217,7 +190,7 @@ def test_debug_shows_the_traceback_and_no_uvloop_import_error() -> None:
 
 
 def test_bench_out_without_plotly_writes_the_data_and_says_so_in_one_line(tmp_path: Path) -> None:
-    p = cli(
+    p = run_cli(
         "bench", "--simulate", "-c", "2", "--requests", "4", "--output-tokens", "4",
         "--sim-ttft", "0", "--sim-tps", "5000", "--out", "out",
         cwd=tmp_path, prelude=NO_PLOTLY,
@@ -233,5 +206,5 @@ def test_bench_out_without_plotly_writes_the_data_and_says_so_in_one_line(tmp_pa
 
 def test_report_html_without_plotly(tmp_path: Path) -> None:
     (tmp_path / "requests.jsonl").write_text('{"concurrency": 1, "ok": false}\n')
-    p = cli("report", str(tmp_path), "--html", prelude=NO_PLOTLY)
+    p = run_cli("report", str(tmp_path), "--html", prelude=NO_PLOTLY)
     failed_cleanly(p, 1, "needs Plotly", "pip install 'groqstream[report]'")

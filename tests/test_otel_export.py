@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +27,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from cli_runner import run_cli
 from groqstream import Client
 from groqstream.otel import otlp_session
 from groqstream.testing import SimulatedServer
@@ -95,20 +93,6 @@ def collector() -> Iterator[tuple[Collector, str]]:
         thread.join()
 
 
-def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1"}
-    for name in ("GROQ_API_KEY", "OPENAI_API_KEY", "GROQSTREAM_API_KEY"):
-        env.pop(name, None)
-    return subprocess.run(
-        [sys.executable, "-m", "groqstream.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        check=False,
-    )
-
-
 async def test_otlp_session_exports_spans_and_metrics(
     collector: tuple[Collector, str], server: SimulatedServer
 ) -> None:
@@ -138,7 +122,7 @@ def test_otlp_session_rejects_a_non_http_endpoint() -> None:
 
 def test_bench_otlp_endpoint_sends_the_run(collector: tuple[Collector, str]) -> None:
     got, url = collector
-    p = cli(
+    p = run_cli(
         "bench",
         "--simulate",
         "--sim-ttft",
@@ -176,13 +160,13 @@ async def test_batch_otlp_endpoint_sends_the_run(
     ]
     src.write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in lines))
     args = ("batch", str(src), str(tmp_path / "out.jsonl"), "--base-url", server.base_url)
-    p = await asyncio.to_thread(cli, *args, "--otlp-endpoint", url)
+    p = await asyncio.to_thread(run_cli, *args, "--otlp-endpoint", url)
     assert p.returncode == 0, p.stderr
     assert got.spans == [f"chat {PLAIN_MODEL}"] * 3
     assert got.services == {"groqstream-batch"}
 
 
 def test_a_bad_otlp_endpoint_is_a_clear_cli_error() -> None:
-    p = cli("bench", "--simulate", "--requests", "1", "--otlp-endpoint", "localhost:4318")
+    p = run_cli("bench", "--simulate", "--requests", "1", "--otlp-endpoint", "localhost:4318")
     assert p.returncode == 1
     assert "ConfigError" in p.stderr and "http(s)://" in p.stderr
