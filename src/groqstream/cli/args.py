@@ -21,6 +21,7 @@ __all__ = [
     "HelpFormatter",
     "Parser",
     "add_command",
+    "add_ray_options",
     "add_target_options",
     "concurrency_levels",
     "existing_file",
@@ -200,6 +201,23 @@ def add_target_options(p: argparse.ArgumentParser, *, model: str | None) -> None
         type=model_name,
         default=model,
         help="model name" if model else "model for requests whose body names none",
+    )
+
+
+def add_ray_options(p: argparse.ArgumentParser, *, workers_help: str) -> None:
+    """`--workers N` and `--ray-address ADDR`: run the command on Ray (the `ray` extra)."""
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help=f"{workers_help} (needs groqstream[ray])",
+    )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="join this Ray cluster (see `ray start --head`) instead of a local one",
     )
 
 

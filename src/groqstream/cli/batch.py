@@ -18,6 +18,7 @@ from ..fanout import Progress
 from . import _otlp
 from .args import (
     add_command,
+    add_ray_options,
     add_target_options,
     existing_file,
     make_client,
@@ -70,19 +71,7 @@ def add_parser(sub: Any) -> None:
         metavar="PATH",
         help="write the latency report as JSON here (vLLM field names, as bench's)",
     )
-    p.add_argument(
-        "--workers",
-        type=positive_int,
-        default=None,
-        metavar="N",
-        help="run on Ray over N worker processes (needs groqstream[ray])",
-    )
-    p.add_argument(
-        "--ray-address",
-        default=None,
-        metavar="ADDR",
-        help="join this Ray cluster (see `ray start --head`) instead of a local one",
-    )
+    add_ray_options(p, workers_help="run on Ray over N worker processes")
     _otlp.add_argument(p)
     p.set_defaults(func=_batch)
 

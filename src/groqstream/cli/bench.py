@@ -20,6 +20,7 @@ from ..report import SLO
 from . import _otlp
 from .args import (
     add_command,
+    add_ray_options,
     add_target_options,
     concurrency_levels,
     make_client,
@@ -123,19 +124,7 @@ def add_parser(sub: Any) -> None:
         metavar="TPS",
         help="simulated tokens/s per stream",
     )
-    p.add_argument(
-        "--workers",
-        type=positive_int,
-        default=None,
-        metavar="N",
-        help="spread the load over N Ray worker processes (needs groqstream[ray])",
-    )
-    p.add_argument(
-        "--ray-address",
-        default=None,
-        metavar="ADDR",
-        help="join this Ray cluster (see `ray start --head`) instead of a local one",
-    )
+    add_ray_options(p, workers_help="spread the load over N Ray worker processes")
     _otlp.add_argument(p)
     p.set_defaults(func=_bench)
 
