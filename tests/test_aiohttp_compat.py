@@ -66,8 +66,11 @@ async def test_paced_stream_and_a_cut_are_read_the_same(branch: str) -> None:
 
 async def test_socket_reads_are_sized_to_stay_off_mmap() -> None:
     """asyncio's 256 KiB read buffer is mapped and unmapped on every read; streams ask for
-    64 KiB (on asyncio's selector transports, the ones with a `max_size`)."""
-    async with SimulatedServer(ttft=0.001, tokens_per_second=4000, output_tokens=8) as server:
+    64 KiB (on asyncio's selector transports, the ones with a `max_size`).
+
+    The reply lasts 0.5 s, so the response is still open when `start()` returns even on a loaded
+    machine (a reply short enough to arrive in the first read would already be released)."""
+    async with SimulatedServer(ttft=0.001, tokens_per_second=100, output_tokens=50) as server:
         async with Client(base_url=server.base_url) as client:
             async with client.stream(model=DEFAULT_MODEL, prompt="size") as s:
                 resp = s._resp
