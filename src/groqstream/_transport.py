@@ -49,6 +49,8 @@ from .errors import (
 )
 
 __all__ = [
+    "CHAT_PATH",
+    "READ_ERRORS",
     "Deadlines",
     "Timeouts",
     "Transport",
@@ -60,6 +62,9 @@ __all__ = [
 log = logging.getLogger("groqstream")
 
 _ERROR_BODY_LIMIT = 16 * 1024
+CHAT_PATH = "/chat/completions"
+# What a lost connection raises while a request is sent or its body is read.
+READ_ERRORS = (aiohttp.ClientError, OSError, asyncio.IncompleteReadError)
 _INF = math.inf
 
 
@@ -331,7 +336,7 @@ class Transport:
                 return await self.session.post(
                     url, data=data, headers=headers, allow_redirects=False
                 )
-        except (TimeoutError, aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as e:
+        except (TimeoutError, *READ_ERRORS) as e:
             error = self._send_error(e, kind)
         # Raised here, outside the handler, so that aiohttp's exception (its request info
         # holds the Authorization header) is not kept as the error's __context__.

@@ -18,13 +18,14 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
 import anyio
 
 from . import _hooks
 from ._body import Message, build_body, build_messages
 from ._retry import RetryPolicy, RetryState
 from ._transport import (
+    CHAT_PATH,
+    READ_ERRORS,
     Deadlines,
     Timeouts,
     Transport,
@@ -43,8 +44,6 @@ from .types import Completion
 __all__ = ["GROQ_BASE_URL", "Client", "api_key_env", "ask", "build_messages"]
 
 GROQ_BASE_URL = "https://api.groq.com/openai/v1"
-_CHAT_PATH = "/chat/completions"
-_READ_ERRORS = (aiohttp.ClientError, OSError, asyncio.IncompleteReadError)
 
 
 def api_key_env(base_url: str) -> str:
@@ -311,7 +310,7 @@ class Client:
         try:
             with anyio.fail_after(left):
                 resp = await transport.post(
-                    _CHAT_PATH, body, stream=False, deadlines=deadlines, extra_headers=extra_headers
+                    CHAT_PATH, body, stream=False, deadlines=deadlines, extra_headers=extra_headers
                 )
                 try:
                     raw = await transport.read_body(resp, self.max_event_bytes)
@@ -319,7 +318,7 @@ class Client:
                     resp.release()
         except TimeoutError:
             raise timeout_error(TotalTimeout, self.timeouts) from None
-        except _READ_ERRORS as e:
+        except READ_ERRORS as e:
             raise APIConnectionError(
                 f"connection lost reading the reply ({type(e).__name__})"
             ) from e

@@ -22,7 +22,14 @@ import aiohttp
 from . import _hooks
 from ._aiohttp_compat import has_buffered, read_available
 from ._retry import RetryPolicy, RetryState
-from ._transport import Deadlines, Timeouts, deadline_at, timeout_error
+from ._transport import (
+    CHAT_PATH,
+    READ_ERRORS,
+    Deadlines,
+    Timeouts,
+    deadline_at,
+    timeout_error,
+)
 from .chunks import ChunkAssembler
 from .errors import (
     APITimeoutError,
@@ -43,8 +50,6 @@ if TYPE_CHECKING:
 __all__ = ["ChatStream", "StreamState"]
 
 _perf_ns = time.perf_counter_ns
-_READ_ERRORS = (aiohttp.ClientError, OSError, asyncio.IncompleteReadError)
-_CHAT_PATH = "/chat/completions"
 _INF = float("inf")
 _DRAIN_LIMIT = 1.0  # seconds to wait for the body's end after `[DONE]`
 
@@ -354,7 +359,7 @@ class ChatStream:
         deadlines = Deadlines.start(transport.timeouts, loop.time())
         self._start_ns = _perf_ns()
         resp = await transport.post(
-            _CHAT_PATH,
+            CHAT_PATH,
             self._body,
             stream=True,
             deadlines=deadlines,
@@ -392,7 +397,7 @@ class ChatStream:
                     wd.rearm()
                 try:
                     data = await read_available(reader)
-                except _READ_ERRORS as e:
+                except READ_ERRORS as e:
                     why = f"connection lost mid-stream ({type(e).__name__})"
                     raise self._interrupted(why) from e
                 finally:
@@ -466,7 +471,7 @@ class ChatStream:
                 while reader is not None and await reader.readany():
                     pass
             clean = reader is not None
-        except (TimeoutError, GroqStreamError, *_READ_ERRORS):
+        except (TimeoutError, GroqStreamError, *READ_ERRORS):
             pass  # the completion is whole; only the connection's reuse is lost
         self._finish(reuse=clean)
 
