@@ -21,7 +21,7 @@ import anyio
 from .errors import CapacityExceededError, ConfigError, GroqStreamError, RateLimitError
 from .ratelimit import spent_budget_wait
 
-__all__ = ["RetryPolicy", "RetryState", "named_wait"]
+__all__ = ["RetryPolicy", "RetryState", "check_retries", "named_wait"]
 
 T = TypeVar("T")
 
@@ -33,6 +33,12 @@ def named_wait(error: GroqStreamError) -> float | None:
     if retry_after is not None or not isinstance(error, RateLimitError):
         return retry_after
     return spent_budget_wait(error.headers)
+
+
+def check_retries(max_retries: object) -> None:
+    """Refuse a retry count that is not a whole number >= 0 (a bool is not a count)."""
+    if type(max_retries) is not int or max_retries < 0:
+        raise ConfigError(f"max_retries must be an int >= 0, got {max_retries!r}")
 
 
 @dataclass(slots=True)
@@ -69,9 +75,7 @@ class RetryPolicy:
     retry_capacity: bool = False
 
     def __post_init__(self) -> None:
-        r = self.max_retries
-        if type(r) is not int or r < 0:
-            raise ConfigError(f"max_retries must be an int >= 0, got {r!r}")
+        check_retries(self.max_retries)
         for name in ("initial", "cap", "max_retry_after"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"{name} must be >= 0")

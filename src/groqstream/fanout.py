@@ -24,7 +24,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from . import _hooks
-from ._retry import RetryPolicy, RetryState
+from ._retry import RetryPolicy, RetryState, check_retries
 from ._stats import percentile
 from .errors import ConfigError, GroqStreamError, RateLimitError
 from .metrics import StreamMetrics
@@ -119,10 +119,8 @@ class FanOutOptions:
             v = getattr(self, name)
             if v is not None and not v > 0:
                 raise ConfigError(f"{name} must be positive, got {v!r}")
-        if self.max_retries is not None and (
-            not isinstance(self.max_retries, int) or self.max_retries < 0
-        ):
-            raise ConfigError(f"max_retries must be an int >= 0, got {self.max_retries!r}")
+        if self.max_retries is not None:
+            check_retries(self.max_retries)
         if not self.max_rate_limit_wait >= 0 or not self.progress_interval > 0:
             raise ConfigError("max_rate_limit_wait must be >= 0 and progress_interval > 0")
         if self.gate is not None and (self.requests_per_minute or self.tokens_per_minute):
