@@ -84,21 +84,27 @@ async def _until_first(*coros: Coroutine[Any, Any, Any]) -> None:
 async def _serve(args: argparse.Namespace) -> int:
     from ..testing import serve
 
-    if args.ui:  # the live page (issue 12); the app itself lives in groqstream.ui
-        from ..ui.server import serve_ui_from_args
+    simulator: dict[str, Any] = {
+        "ttft": args.ttft,
+        "tokens_per_second": args.tps,
+        "tokens_per_chunk": args.tokens_per_chunk,
+        "output_tokens": args.output_tokens,
+        "dialect": args.dialect,
+        "seed": args.seed,
+    }
+    run: Coroutine[Any, Any, Any]
+    if args.ui:  # the live page (issue 12); the simulator's options apply without --base-url
+        from ..ui.server import serve_ui
 
-        run: Coroutine[Any, Any, Any] = serve_ui_from_args(args)
-    else:
-        run = serve(
+        run = serve_ui(
             host=args.host,
             port=args.port,
-            ttft=args.ttft,
-            tokens_per_second=args.tps,
-            tokens_per_chunk=args.tokens_per_chunk,
-            output_tokens=args.output_tokens,
-            dialect=args.dialect,
-            seed=args.seed,
+            base_url=args.base_url,
+            model=args.model,
+            simulator=simulator,
         )
+    else:
+        run = serve(host=args.host, port=args.port, **simulator)
     try:
         await (_until_first(run, _stdin_closed()) if args.exit_with_stdin else run)
     except OSError as e:

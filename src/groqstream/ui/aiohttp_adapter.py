@@ -25,7 +25,7 @@ __all__ = ["DISCONNECT_POLL", "DisconnectWatch", "aiohttp_response", "write_rela
 DISCONNECT_POLL = 0.1
 """Seconds between two looks at whether the client's connection is still open."""
 
-_GONE = (ConnectionError, OSError)
+_GONE = OSError  # ConnectionResetError and the other ways a client goes are OSErrors
 
 
 class DisconnectWatch:

@@ -28,7 +28,8 @@ from ..client import Client
 from ..errors import GroqStreamError
 from ..models import DEFAULT_MODEL, GPT_OSS_20B, GPT_OSS_120B, KIMI_K2_INSTRUCT
 from .aiohttp_adapter import aiohttp_response, write_relay
-from .encoders import SSE_HEADERS
+from .encoders import PROTOCOLS, SSE_HEADERS
+from .errors import error_body
 from .fanout_view import FanoutRun
 from .hub import RelayHub
 from .messages import ui_messages_to_chat
@@ -206,7 +207,7 @@ def chat_params(body: dict[str, Any], default_model: str) -> dict[str, Any]:
 
 
 def _bad(e: GroqStreamError) -> web.Response:
-    return web.json_response({"error": {"type": e.kind, "message": e.message}}, status=400)
+    return web.json_response(error_body(e), status=400)
 
 
 # --- the API ---------------------------------------------------------------------------------
@@ -237,7 +238,7 @@ async def _start_stream(request: web.Request) -> web.Response:
         body = await _json(request)
         params = chat_params(body, request.app[_CONFIG].model)
         protocol = _str(body, "protocol", "sse") or "sse"
-        if protocol not in ("sse", "vercel"):
+        if protocol not in PROTOCOLS:
             raise BadRequest("`protocol` must be 'sse' or 'vercel'")
         key = request.app[_HUB].start(request.app[_CLIENT].stream(**params), protocol=protocol)
     except GroqStreamError as e:

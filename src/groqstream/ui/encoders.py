@@ -151,6 +151,13 @@ class Encoder:
     def __init__(self) -> None:
         self.seq = 0
         self.delivered = False  # content or reasoning text went out
+        self._itl_sent = 0  # inter-token latencies already sent in earlier metrics
+
+    def _metrics_data(self, m: StreamMetrics, final: bool) -> dict[str, Any]:
+        """`metrics_payload` with only the latencies not sent before."""
+        data = metrics_payload(m, self._itl_sent, final=final)
+        self._itl_sent = len(m.itl_s)
+        return data
 
     def open(self, out: list[bytes], *, message_id: str | None = None) -> None:
         """The stream started (its first delta is ready)."""
@@ -175,19 +182,11 @@ class Encoder:
         """The stream failed: the last events of the response."""
         raise NotImplementedError
 
-    def keepalive(self) -> bytes:
-        """A comment that keeps proxies and browsers from timing the response out."""
-        return KEEPALIVE
-
 
 class SSEEncoder(Encoder):
     """Plain SSE: `event: <name>`, `id: <n>` and one `data:` line of JSON per event."""
 
     protocol = "sse"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._itl_sent = 0
 
     def _event(self, name: bytes, data: bytes, out: list[bytes]) -> None:
         self.seq = seq = self.seq + 1
@@ -217,8 +216,7 @@ class SSEEncoder(Encoder):
 
     def metrics(self, m: StreamMetrics, out: list[bytes], *, final: bool = False) -> None:
         """A `metrics` event (see `metrics_payload`)."""
-        self._event(b"metrics", orjson.dumps(metrics_payload(m, self._itl_sent, final=final)), out)
-        self._itl_sent = len(m.itl_s)
+        self._event(b"metrics", orjson.dumps(self._metrics_data(m, final)), out)
 
     def done(self, end: StreamEnd, out: list[bytes]) -> None:
         """The `done` event: finish_reason, usage, request_id, model."""
@@ -266,7 +264,6 @@ class VercelEncoder(Encoder):
         self._open_id = b""
         self._parts = 0
         self._tools: dict[int, _ToolInput] = {}
-        self._itl_sent = 0
         self._ended = False
 
     def _data(self, data: bytes, out: list[bytes]) -> None:
@@ -346,7 +343,7 @@ class VercelEncoder(Encoder):
             self._switch("", out)
         for c in calls:
             try:
-                value = orjson.loads(c.arguments) if c.arguments else {}
+                value = c.parsed_arguments()
             except orjson.JSONDecodeError:
                 part: dict[str, Any] = {
                     "type": "tool-input-error",
@@ -368,10 +365,9 @@ class VercelEncoder(Encoder):
         """A transient `data-groqstream-metrics` part (see `metrics_payload`)."""
         part = {
             "type": "data-groqstream-metrics",
-            "data": metrics_payload(m, self._itl_sent, final=final),
+            "data": self._metrics_data(m, final),
             "transient": True,
         }
-        self._itl_sent = len(m.itl_s)
         self._data(orjson.dumps(part), out)
 
     def done(self, end: StreamEnd, out: list[bytes]) -> None:

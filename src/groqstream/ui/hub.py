@@ -38,6 +38,12 @@ class _Entry:
     subscribers: int = 0
     expiry: asyncio.TimerHandle | None = None
 
+    def disarm_expiry(self) -> None:
+        """Stop the TTL timer, if one runs."""
+        if self.expiry is not None:
+            self.expiry.cancel()
+            self.expiry = None
+
 
 Subscription = Reader
 """One client's view of a hub stream: the bytes after its last event id, then live ones.
@@ -122,9 +128,7 @@ class RelayHub:
         entry = self._entries.pop(key, None)
         if entry is None:
             return
-        if entry.expiry is not None:
-            entry.expiry.cancel()
-            entry.expiry = None
+        entry.disarm_expiry()
         entry.pump.abort()
 
     async def aclose(self) -> None:
@@ -168,9 +172,7 @@ class RelayHub:
         if entry is None:
             raise RelayNotFound("no relayed stream with this key (unknown, or expired)")
         cursor = _parse_last_event_id(last_event_id, entry.pump.end)
-        if entry.expiry is not None:
-            entry.expiry.cancel()
-            entry.expiry = None
+        entry.disarm_expiry()
         entry.subscribers += 1
 
         def detach() -> None:

@@ -61,11 +61,6 @@ class Pump:
         self._task: asyncio.Task[None] | None = None
 
     @property
-    def started(self) -> bool:
-        """True once the background task was created."""
-        return self._task is not None
-
-    @property
     def end(self) -> int:
         """The sequence number of the last event appended."""
         return self.base + len(self.events)
@@ -315,8 +310,8 @@ async def pump_stream(
         enc.open(out, message_id=stream.completion_id)
         pump.wake()
         tools_sent = await _pump_deltas(pump, stream, enc, include_metrics)
-        if not tools_sent and stream.tool_calls:
-            enc.tool_calls(stream.tool_calls, out)
+        if not tools_sent and (calls := stream.tool_calls):
+            enc.tool_calls(calls, out)
         if include_metrics:
             enc.metrics(stream.metrics, out, final=True)
         end = StreamEnd(stream.finish_reason, stream.usage, stream.request_id, stream.model)

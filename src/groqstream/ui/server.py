@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
@@ -15,7 +14,7 @@ from aiohttp import web
 from ..models import DEFAULT_MODEL
 from .app import UIConfig, create_app
 
-__all__ = ["serve_ui", "serve_ui_from_args", "ui_site"]
+__all__ = ["serve_ui", "ui_site"]
 
 
 @contextlib.asynccontextmanager
@@ -59,22 +58,3 @@ async def serve_ui(
         url = await stack.enter_async_context(ui_site(config, host, port))
         print(f"groqstream live page at {url}  (backend: {backend}; Ctrl-C to stop)", flush=True)
         await asyncio.Event().wait()
-
-
-async def serve_ui_from_args(args: argparse.Namespace) -> None:
-    """`groqstream serve --ui ...`: the simulator's options apply when there is no --base-url."""
-    simulator = {
-        "ttft": args.ttft,
-        "tokens_per_second": args.tps,
-        "tokens_per_chunk": args.tokens_per_chunk,
-        "output_tokens": args.output_tokens,
-        "dialect": args.dialect,
-        "seed": args.seed,
-    }
-    await serve_ui(
-        host=args.host,
-        port=args.port,
-        base_url=args.base_url,
-        model=args.model,
-        simulator=simulator,
-    )
