@@ -39,7 +39,6 @@ __all__ = [
     "Handle",
     "Observer",
     "Request",
-    "attempt_failed",
     "begin",
     "collected",
     "observers",
@@ -138,23 +137,6 @@ def begin(kind: str, body: Mapping[str, Any], base_url: str) -> Request | None:
         if h is not None:
             handles.append(h)
     return Request(tuple(handles)) if handles else None
-
-
-def attempt_failed(
-    req: Request | None,
-    result: ChatStream | None,
-    attempt: int,
-    error: BaseException,
-    delay: float | None,
-) -> None:
-    """An attempt failed: `delay` None means the error goes to the caller (the request ends
-    with it), otherwise the request is retried after `delay` seconds."""
-    if req is None:
-        return
-    if delay is None:
-        req.end(result, error)
-    else:
-        req.retry(attempt, error, delay)
 
 
 def collected(req: Request | None, result: ChatStream) -> None:

@@ -123,6 +123,9 @@ async def _batch(args: argparse.Namespace) -> int:
     src = existing_file(args.input, "input file")
     out = new_file_in_existing_dir(args.output, "output file")
     report = new_file_in_existing_dir(args.report, "report file") if args.report else None
+    client = make_client(args)  # checks the key and base URL before anything starts
+    if args.workers or args.ray_address:
+        return await _batch_on_ray(args, src, out, report, client.base_url)
     errs = errors_path_for(out)
     total = _requests_in(src)
     already = _lines(out) + _lines(errs)
@@ -131,9 +134,6 @@ async def _batch(args: argparse.Namespace) -> int:
     def on_progress(p: Progress) -> None:
         progress.update(Snapshot.of(p, label="batch", total=total, already=already))
 
-    client = make_client(args)  # checks the key and base URL before anything starts
-    if args.workers or args.ray_address:
-        return await _batch_on_ray(args, src, out, report, client.base_url)
     try:
         async with client:
             summary = await run_batch(
@@ -181,7 +181,10 @@ async def _batch_on_ray(
             model=args.model,
             requests_per_minute=args.rpm,
             tokens_per_minute=args.tpm,
-            **distributed.cli_options(args),
+            workers=args.workers,
+            ray_address=args.ray_address,
+            concurrency_per_worker=args.concurrency,
+            on_progress=distributed.JobProgressLine(),
         )
     except BatchInputError as e:
         raise UsageError(str(e), "nothing was sent: fix these lines and run again") from None

@@ -271,7 +271,8 @@ async def _sweep(args: argparse.Namespace, client: Client, cfg: SweepConfig, swe
         cfg,
         base_url=client.base_url,
         on_progress=sweep.on_progress,
-        **distributed.cli_options(args),
+        workers=args.workers,
+        ray_address=args.ray_address,
     )
     for lv in levels:
         sweep.on_level(lv)

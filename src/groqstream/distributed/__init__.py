@@ -12,9 +12,6 @@ Each worker is a Ray task running the single-process `fan_out` over one shard of
 (one event loop, many streams). See `run_batch`, `run_sweep`, `DistributedGate`.
 """
 
-import argparse
-from typing import Any
-
 from .jobs import DistributedBatchSummary, DistributedLevel, run_batch, run_sweep
 from .limits import Coordinator, DistributedGate, Lease, WorkerProgress
 from .progress import JobProgress, JobProgressLine, job_progress
@@ -30,19 +27,8 @@ __all__ = [
     "Lease",
     "ShardPlan",
     "WorkerProgress",
-    "cli_options",
     "job_progress",
     "run_batch",
     "run_sweep",
     "shards_dir_for",
 ]
-
-
-def cli_options(args: argparse.Namespace) -> dict[str, Any]:
-    """What `groqstream batch|bench --workers N --ray-address ADDR` pass on to `run_batch` /
-    `run_sweep` (the CLI's own options go as usual)."""
-    opts: dict[str, Any] = {"workers": args.workers, "ray_address": args.ray_address}
-    if args.command == "batch":
-        opts["concurrency_per_worker"] = args.concurrency
-        opts["on_progress"] = JobProgressLine()
-    return opts

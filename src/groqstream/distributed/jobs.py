@@ -19,7 +19,7 @@ import anyio.to_thread
 import orjson
 
 from .._transport import Timeouts
-from ..batch import BatchInputError, BatchSummary, errors_path_for
+from ..batch import BatchInputError, BatchSummary, _write_json, errors_path_for
 from ..bench.runner import LevelResult, SweepConfig
 from ..errors import ConfigError, GroqStreamError
 from ..fanout import Progress
@@ -306,8 +306,7 @@ async def run_batch(
     succeeded, failed = await _in_thread(merge_shards, plan, directory, out, total)
     report, merged = _merged_report(outcomes, slo)
     if report_path is not None:
-        data = orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2)
-        await _in_thread(Path(report_path).write_bytes, data)
+        await _in_thread(_write_json, Path(report_path), report.to_dict())
     skipped = sum(before.values())
     return DistributedBatchSummary(
         total=total,

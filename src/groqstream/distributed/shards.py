@@ -19,7 +19,7 @@ import os
 import shutil
 import socket
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -225,13 +225,3 @@ def merge_shards(plan: ShardPlan, directory: Path, output: Path, total: int) -> 
     failed = _concat((errors_path_for(p) for p in shards), errors_path_for(output))
     succeeded = _concat(shards, output)
     return succeeded, failed
-
-
-def iter_shard_ids(path: Path) -> Iterator[str]:
-    """custom_ids in a result file, in order (for checks and tests)."""
-    if not path.exists():
-        return
-    with path.open("rb") as f:
-        for raw in f:
-            if raw.strip():
-                yield orjson.loads(raw)["custom_id"]
