@@ -41,9 +41,21 @@ from .sse import DEFAULT_MAX_EVENT_BYTES
 from .stream import ChatStream
 from .types import Completion
 
-__all__ = ["GROQ_BASE_URL", "Client", "api_key_env", "ask", "build_messages"]
+__all__ = [
+    "GROQ_BASE_URL",
+    "Client",
+    "api_key_env",
+    "ask",
+    "build_messages",
+    "default_base_url",
+]
 
 GROQ_BASE_URL = "https://api.groq.com/openai/v1"
+
+
+def default_base_url(base_url: str | None = None) -> str:
+    """`base_url` if given, else `GROQSTREAM_BASE_URL` when set, else Groq's API."""
+    return base_url or os.environ.get("GROQSTREAM_BASE_URL") or GROQ_BASE_URL
 
 
 def api_key_env(base_url: str) -> str:
@@ -95,7 +107,7 @@ class Client:
         verify: bool | ssl.SSLContext = True,
         allow_insecure_http: bool = False,
     ) -> None:
-        base_url = base_url or os.environ.get("GROQSTREAM_BASE_URL") or GROQ_BASE_URL
+        base_url = default_base_url(base_url)
         env = api_key_env(base_url)
         key = api_key if api_key is not None else os.environ.get(env)
         if not key and not is_loopback(base_url):

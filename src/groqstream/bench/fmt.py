@@ -33,12 +33,9 @@ def seconds_as_ms(value: float | None) -> str:
 
 
 def rate(value: float | None) -> str:
-    """A rate (req/s, tok/s): `14,888`, `52.3`, `4.21`; `–` when unknown."""
-    if not is_number(value):
-        return "–"
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+    """A rate (req/s, tok/s): `14,888`, `52.3`, `4.21`; `–` when unknown (read at the same
+    precision as milliseconds)."""
+    return ms(value)
 
 
 def count(value: int | None) -> str:

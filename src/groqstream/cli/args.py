@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ..client import GROQ_BASE_URL, Client, api_key_env
+from ..client import GROQ_BASE_URL, Client, api_key_env, default_base_url
 from ..errors import MissingAPIKeyError
 from ..report import SLO
 from .errors import CommandError, UsageError
@@ -224,7 +224,7 @@ def add_ray_options(p: argparse.ArgumentParser, *, workers_help: str) -> None:
 def make_client(args: argparse.Namespace, **kwargs: Any) -> Client:
     """A `Client` for the target options; no key is a `CommandError` naming every way to
     give one."""
-    base_url = args.base_url or os.environ.get("GROQSTREAM_BASE_URL") or GROQ_BASE_URL
+    base_url = default_base_url(args.base_url)
     key = args.api_key
     if key is None and args.api_key_env:
         key = os.environ.get(args.api_key_env)

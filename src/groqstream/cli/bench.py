@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from ..bench.output import bench_meta, summary_fields, write_outputs
+from ..bench.output import bench_meta, level_json, write_outputs
 from ..bench.runner import LevelResult, SweepConfig, run_sweep
 from ..bench.table import Column, columns, header, notes, row
 from ..client import Client
@@ -207,14 +207,7 @@ class _Sweep:
         self.progress.update(Snapshot.of(p, label=f"c={level}", total=total))
 
     def on_level(self, lv: LevelResult) -> None:
-        summary = summary_fields(
-            lv.report,
-            concurrency=lv.concurrency,
-            base_url=self.base_url,
-            model=self.cfg.model,
-            num_prompts=lv.report.count,
-        )
-        summary["server_split_ms"] = lv.server_split()
+        summary = level_json(self.cfg, lv, self.base_url)
         if not self.finished:
             self.progress.above(header(self.cols))
         self.finished.append(lv)

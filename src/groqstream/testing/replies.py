@@ -155,16 +155,19 @@ class ReplyPlan:
 
     # --- bytes ---------------------------------------------------------------------------
 
-    def affixes(self) -> tuple[bytes, bytes]:
-        """The bytes before and after a delta's JSON in a `data:` line of this reply."""
-        head = {
+    def _head(self) -> dict[str, Any]:
+        """The fields every chunk of this reply starts with, in wire order."""
+        return {
             "id": self.cid,
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.model,
             "system_fingerprint": "fp_" + self.cid[-10:],
         }
-        prefix = b"data: " + orjson.dumps(head)[:-1] + b',"choices":[{"index":0,"delta":'
+
+    def affixes(self) -> tuple[bytes, bytes]:
+        """The bytes before and after a delta's JSON in a `data:` line of this reply."""
+        prefix = b"data: " + orjson.dumps(self._head())[:-1] + b',"choices":[{"index":0,"delta":'
         return prefix, b',"logprobs":null,"finish_reason":null}]}\n\n'
 
     def chunk(
@@ -175,16 +178,12 @@ class ReplyPlan:
         **extra: Any,
     ) -> bytes:
         """One whole `data:` event of this reply."""
-        obj: dict[str, Any] = {
-            "id": self.cid,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "system_fingerprint": "fp_" + self.cid[-10:],
-            "choices": choices
+        obj = self._head()
+        obj["choices"] = (
+            choices
             if choices is not None
-            else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-        }
+            else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+        )
         obj.update({k: v for k, v in extra.items() if v is not None})
         return b"data: " + orjson.dumps(obj) + b"\n\n"
 
