@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import time
@@ -95,6 +96,36 @@ def _unwrap(e: BaseException) -> BaseException:
     """A Ray task's error as the worker raised it, when it was one of ours."""
     cause = getattr(e, "cause", None)
     return cause if isinstance(cause, GroqStreamError) else e
+
+
+def _ticker(
+    on_progress: Callable[[Progress], None] | None,
+    *,
+    workers: int,
+    total: int | None,
+    skipped: dict[int, int],
+) -> Callable[..., None] | None:
+    """What turns the coordinator's reports into `on_progress` calls for one job (None when
+    nobody listens, so the coordinator is not asked); its clock starts now."""
+    if on_progress is None:
+        return None
+    started = time.monotonic()
+    report = on_progress
+
+    def tick(reports: dict[int, Any], finished: bool = False) -> None:
+        elapsed = time.monotonic() - started
+        report(
+            job_progress(
+                reports,
+                workers=workers,
+                total=total,
+                skipped=skipped,
+                elapsed_s=elapsed,
+                finished=finished,
+            )
+        )
+
+    return tick
 
 
 async def _gather(
@@ -266,7 +297,7 @@ async def run_batch(
         shards = [plan.shard_path(directory, i) for i in range(len(plan.ranges))]
         done, failed_before = await _in_thread(_written, shards)
         before = dict(enumerate(done))
-        started = time.monotonic()
+        tick = _ticker(on_progress, workers=len(plan.ranges), total=total, skipped=before)
         with _coordinator(ray, requests_per_minute, tokens_per_minute) as coord:
             specs = [
                 ShardSpec(
@@ -286,23 +317,11 @@ async def run_batch(
             ]
             task = _remote(ray, run_shard, num_cpus=1, max_retries=max_worker_retries)
 
-            def tick(reports: dict[int, Any], finished: bool = False) -> None:
-                if on_progress is not None:
-                    on_progress(
-                        job_progress(
-                            reports,
-                            workers=len(specs),
-                            total=total,
-                            skipped=before,
-                            elapsed_s=time.monotonic() - started,
-                            finished=finished,
-                        )
-                    )
-
             outcomes: list[ShardOutcome] = await _gather(
                 ray, [task.remote(s, coord) for s in specs], coord, tick
             )
-            tick(await coord.progress.remote(), finished=True)
+            if tick is not None:
+                tick(await coord.progress.remote(), finished=True)
     succeeded, failed = await _in_thread(merge_shards, plan, directory, out, total)
     report, merged = _merged_report(outcomes, slo)
     if report_path is not None:
@@ -347,30 +366,17 @@ async def run_sweep(
                     BenchShare(k, level, part, opts)
                     for k, part in enumerate(split_level(cfg, level, workers))
                 ]
-                started = time.monotonic()
-
-                def tick(
-                    reports: dict[int, Any],
-                    finished: bool = False,
-                    level: int = level,
-                    n: int = len(shares),
-                    started: float = started,
-                ) -> None:
-                    if on_progress is not None:
-                        p = job_progress(
-                            reports,
-                            workers=n,
-                            total=cfg.requests,
-                            skipped={},
-                            elapsed_s=time.monotonic() - started,
-                            finished=finished,
-                        )
-                        on_progress(level, p)
-
+                tick = _ticker(
+                    None if on_progress is None else functools.partial(on_progress, level),
+                    workers=len(shares),
+                    total=cfg.requests,
+                    skipped={},
+                )
                 outcomes: list[WorkerOutcome] = await _gather(
                     ray, [task.remote(s, coord) for s in shares], coord, tick
                 )
-                tick(await coord.progress.remote(), finished=True)
+                if tick is not None:
+                    tick(await coord.progress.remote(), finished=True)
             report, _ = _merged_report(outcomes, cfg.slo)
             levels.append(DistributedLevel(level, [], report, tuple(outcomes)))
     return levels

@@ -146,15 +146,13 @@ def metric_base(start: Attributes) -> Attributes:
 
 def response_attributes(result: ChatStream | Completion) -> Attributes:
     """What the response says about itself: model, ids, finish reason, usage, server timings."""
-    attrs: Attributes = {}
+    attrs: Attributes = {n.ATTEMPTS: result.attempts}
     usage = result.usage
     if isinstance(result, ChatStream):
         response_id = result.completion_id
-        attrs[n.ATTEMPTS] = result.attempts
     else:
         raw_id = result.raw.get("id")
         response_id = raw_id if isinstance(raw_id, str) else None
-        attrs[n.ATTEMPTS] = result.attempts
     pairs: tuple[tuple[str, Any], ...] = (
         (n.RESPONSE_MODEL, result.model),
         (n.RESPONSE_ID, response_id),
