@@ -111,10 +111,13 @@ def _lines(f: BinaryIO, byte_range: tuple[int, int] | None) -> Iterator[tuple[in
         pos += len(raw)
 
 
-def _validate(path: Path, byte_range: tuple[int, int] | None = None) -> int:
-    """Check every input line before anything is sent; return the number of requests."""
+def _validate(
+    path: Path, byte_range: tuple[int, int] | None = None, *, seen: dict[str, int] | None = None
+) -> int:
+    """Check every input line before anything is sent; return the number of requests.
+    `seen` (if given) is filled with each custom_id and its line."""
     problems: list[str] = []
-    seen: dict[str, int] = {}
+    seen = {} if seen is None else seen
     count = 0
     where = "" if byte_range is None else f"bytes {byte_range[0]}–{byte_range[1]}, "
     with path.open("rb") as f:

@@ -31,9 +31,9 @@ from .progress import job_progress
 from .shards import (
     ShardPlan,
     check_shard,
-    count_lines,
     find_duplicates,
     merge_shards,
+    shard_counts,
     shards_dir_for,
 )
 from .worker import (
@@ -179,8 +179,8 @@ def _coordinator(ray: ModuleType, rpm: float | None, tpm: float | None) -> Itera
 
 def _written(shards: list[Path]) -> tuple[list[int], int]:
     """Results each shard holds already (output and errors), and the failures among them."""
-    failed = [count_lines(errors_path_for(p)) for p in shards]
-    return [count_lines(p) + f for p, f in zip(shards, failed, strict=True)], sum(failed)
+    counts = [shard_counts(p) for p in shards]
+    return [ok + bad for ok, bad in counts], sum(bad for _, bad in counts)
 
 
 def _cluster_cpus(ray: ModuleType) -> int:
@@ -294,7 +294,7 @@ async def run_batch(
         plan = await _in_thread(_plan, source, out, directory, workers, _cluster_cpus(ray))
         total = await _validate(ray, plan)
         plan.save(directory)
-        shards = [plan.shard_path(directory, i) for i in range(len(plan.ranges))]
+        shards = plan.shard_paths(directory)
         done, failed_before = await _in_thread(_written, shards)
         before = dict(enumerate(done))
         tick = _ticker(on_progress, workers=len(plan.ranges), total=total, skipped=before)

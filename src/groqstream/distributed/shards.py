@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from ..batch import BatchInputError, _lines, _validate, errors_path_for
+from ..batch import BatchInputError, _validate, errors_path_for
 from ..errors import ConfigError, GroqStreamError
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "count_lines",
     "find_duplicates",
     "merge_shards",
+    "shard_counts",
     "shards_dir_for",
 ]
 
@@ -71,6 +72,10 @@ class ShardPlan:
     def shard_path(self, directory: Path, index: int) -> Path:
         """Shard `index`'s output file."""
         return directory / f"shard-{index:05d}.jsonl"
+
+    def shard_paths(self, directory: Path) -> list[Path]:
+        """Every shard's output file, in input order."""
+        return [self.shard_path(directory, i) for i in range(len(self.ranges))]
 
     def save(self, directory: Path) -> None:
         """Write the manifest (atomically)."""
@@ -120,16 +125,12 @@ def check_shard(path: Path, byte_range: tuple[int, int]) -> tuple[int, array[int
     """Validate one shard as the single-process runner validates a file; return its request
     count, the sorted 64-bit hashes of its custom_ids (for duplicates across shards) and
     its problems (empty if none)."""
+    ids: dict[str, int] = {}
     try:
-        count = _validate(path, byte_range)
+        count = _validate(path, byte_range, seen=ids)
     except BatchInputError as e:
         return 0, array("Q"), e.problems
-    hashes = array("Q")
-    with path.open("rb") as f:
-        for _, raw in _lines(f, byte_range):
-            if raw.strip():
-                hashes.append(_cid_hash(orjson.loads(raw)["custom_id"]))
-    return count, array("Q", sorted(hashes)), []
+    return count, array("Q", sorted(map(_cid_hash, ids))), []
 
 
 def find_duplicates(path: Path, hashes: Iterable[array[int]]) -> list[str]:
@@ -159,6 +160,11 @@ def find_duplicates(path: Path, hashes: Iterable[array[int]]) -> list[str]:
             else:
                 seen[cid] = lineno
     return problems
+
+
+def shard_counts(path: Path) -> tuple[int, int]:
+    """The lines a shard's output file and its errors file hold: (results, failures)."""
+    return count_lines(path), count_lines(errors_path_for(path))
 
 
 def count_lines(path: Path) -> int:
@@ -195,33 +201,32 @@ class ShardLock:
             self._fd = None
 
 
-def _concat(parts: Iterable[Path], target: Path) -> int:
-    """Write `parts` one after another to `target` atomically; return the lines written."""
+def _concat(parts: Iterable[Path], target: Path) -> None:
+    """Write `parts` one after another to `target` atomically."""
     tmp = target.with_name(target.name + ".tmp")
-    lines = 0
     with tmp.open("wb") as out:
         for part in parts:
             if part.exists():
                 with part.open("rb") as f:
                     shutil.copyfileobj(f, out, 1 << 20)
-                lines += count_lines(part)
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, target)
-    return lines
 
 
 def merge_shards(plan: ShardPlan, directory: Path, output: Path, total: int) -> tuple[int, int]:
     """Concatenate the shards' results into `output` and their failures into its errors
     file; return (succeeded, failed) lines. Refuses to merge unless every request of the
     input is in exactly one of them."""
-    shards = [plan.shard_path(directory, i) for i in range(len(plan.ranges))]
-    have = sum(count_lines(p) + count_lines(errors_path_for(p)) for p in shards)
-    if have != total:
+    shards = plan.shard_paths(directory)
+    counts = [shard_counts(p) for p in shards]
+    succeeded = sum(ok for ok, _ in counts)
+    failed = sum(bad for _, bad in counts)
+    if succeeded + failed != total:
         raise GroqStreamError(
-            f"the shards hold {have} results for {total} requests: not merging; re-run the "
-            "same command to finish the missing ones"
+            f"the shards hold {succeeded + failed} results for {total} requests: not merging; "
+            "re-run the same command to finish the missing ones"
         )
-    failed = _concat((errors_path_for(p) for p in shards), errors_path_for(output))
-    succeeded = _concat(shards, output)
+    _concat((errors_path_for(p) for p in shards), errors_path_for(output))
+    _concat(shards, output)
     return succeeded, failed

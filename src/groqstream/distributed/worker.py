@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .._transport import Timeouts
-from ..batch import errors_path_for, run_batch
+from ..batch import run_batch
 from ..bench.runner import SweepConfig, run_sweep
 from ..client import Client
 from ..fanout import Progress
 from ..report import SLO, LatencyAccumulator
 from .limits import DistributedGate, WorkerProgress
-from .shards import ShardLock, count_lines
+from .shards import ShardLock, shard_counts
 
 __all__ = ["BenchShare", "ShardOutcome", "ShardSpec", "WorkerOutcome", "run_bench_share"]
 
@@ -143,7 +143,7 @@ def run_shard(spec: ShardSpec, coordinator: Any) -> ShardOutcome:
 
 
 async def _shard(spec: ShardSpec, coordinator: Any) -> ShardOutcome:
-    skipped = count_lines(spec.output) + count_lines(errors_path_for(spec.output))
+    skipped = sum(shard_counts(spec.output))
     push = _ProgressPusher(coordinator, spec.index, skipped)
     started, cpu = time.time(), time.process_time()
     async with (
