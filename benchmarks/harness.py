@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import ssl
 import statistics
 import subprocess
 import sys
@@ -15,21 +16,34 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tls import make_cert
+
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
 
 
-def _env() -> dict[str, str]:
+_CERTS: dict[str, str] = {}  # an https base URL -> the certificate its clients must trust
+
+
+def _env(url: str = "") -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH", "")]))
+    if url in _CERTS:
+        env["SSL_CERT_FILE"] = _CERTS[url]  # trusted the way a system CA would be
     return env
 
 
 @contextlib.contextmanager
 def server(
-    ttft: float, itl: float, chunks: int = 50, record: bool = False, shape: str = "groq"
+    ttft: float,
+    itl: float,
+    chunks: int = 50,
+    record: bool = False,
+    shape: str = "groq",
+    tls: bool = False,
 ) -> Iterator[str]:
-    """Run benchmarks/sse_server.py in its own process; yield its base URL."""
+    """Run benchmarks/sse_server.py in its own process (over HTTPS with a throwaway
+    self-signed certificate when `tls`); yield its base URL."""
     with tempfile.TemporaryDirectory() as tmp:
         ready = os.path.join(tmp, "port")
         cmd = [
@@ -48,6 +62,10 @@ def server(
         ]
         if record:
             cmd.append("--record")
+        cert = None
+        if tls:
+            cert, key = make_cert(Path(tmp))
+            cmd += ["--certfile", str(cert), "--keyfile", str(key)]
         proc = subprocess.Popen(cmd, env=_env())
         try:
             deadline = time.monotonic() + 10
@@ -56,8 +74,12 @@ def server(
                     raise RuntimeError("benchmark server did not start")
                 time.sleep(0.02)
             port = int(Path(ready).read_text())
-            yield f"http://127.0.0.1:{port}/openai/v1"
+            url = f"{'https' if tls else 'http'}://127.0.0.1:{port}/openai/v1"
+            if cert is not None:
+                _CERTS[url] = str(cert)
+            yield url
         finally:
+            _CERTS.pop(locals().get("url", ""), None)
             proc.terminate()
             proc.wait(5)
 
@@ -65,7 +87,8 @@ def server(
 def send_log(url: str) -> dict[str, list[int]]:
     """Fetch (and clear) the server's send times: {request n: [recv_ns, send_ns...]}."""
     root = url.split("/openai/v1")[0]
-    with urllib.request.urlopen(root + "/sendlog", timeout=30) as r:
+    ctx = ssl.create_default_context(cafile=_CERTS[url]) if url in _CERTS else None
+    with urllib.request.urlopen(root + "/sendlog", timeout=30, context=ctx) as r:
         data: dict[str, list[int]] = json.loads(r.read())
     return data
 
@@ -80,8 +103,10 @@ def run_client(
     record: bool = False,
     timeout: float = 300.0,
     stamps: str = "user",
+    loop: str = "asyncio",
 ) -> dict[str, Any]:
-    """Run one client in a fresh process; return its JSON result (+ arrivals if recorded)."""
+    """Run one client in a fresh process (on `loop`: asyncio or uvloop); return its JSON
+    result (+ arrivals if recorded)."""
     with tempfile.TemporaryDirectory() as tmp:
         arrivals = os.path.join(tmp, "arrivals.jsonl")
         cmd = [
@@ -99,12 +124,19 @@ def run_client(
             str(timeout),
             "--stamps",
             stamps,
+            "--loop",
+            loop,
         ]
         if record:
             cmd += ["--arrivals", arrivals]
         try:
             p = subprocess.run(
-                cmd, capture_output=True, text=True, env=_env(), timeout=timeout + 60, check=False
+                cmd,
+                capture_output=True,
+                text=True,
+                env=_env(url),
+                timeout=timeout + 60,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             return {"client": name, "failed": "timeout"}

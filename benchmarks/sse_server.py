@@ -12,6 +12,7 @@ Each request's chunk `id` is `chatcmpl-<n>` (n counts requests) and chunk k's co
 `--shape groq|openai|repeated-xgroq` picks whose chunk shape it sends (see shapes.py).
 
     python benchmarks/sse_server.py --port 8123 --ttft 0.02 --itl 0.002 [--shape openai]
+    ... --certfile cert.pem --keyfile key.pem     # HTTPS (benchmarks/tls.py makes a pair)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import ssl
 import time
 
 import orjson
@@ -209,10 +211,15 @@ class SSEProtocol(asyncio.Protocol):
         _Stream(self, self.cfg.counter, chunks, recv_ns)
 
 
-async def serve(port: int, cfg: Config, ready: str | None = None) -> None:
-    """Serve until cancelled; write the bound port to `ready` (a file path) when listening."""
+async def serve(
+    port: int, cfg: Config, ready: str | None = None, tls: ssl.SSLContext | None = None
+) -> None:
+    """Serve until cancelled (over TLS with `tls`); write the bound port to `ready` (a file
+    path) when listening."""
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: SSEProtocol(cfg), "127.0.0.1", port, backlog=4096)
+    server = await loop.create_server(
+        lambda: SSEProtocol(cfg), "127.0.0.1", port, backlog=4096, ssl=tls
+    )
     bound = server.sockets[0].getsockname()[1]
     if ready:
         tmp = ready + ".tmp"
@@ -233,14 +240,21 @@ def main() -> None:
     p.add_argument("--record", action="store_true", help="keep send times for GET /sendlog")
     p.add_argument("--ready-file", default=None)
     p.add_argument("--shape", choices=SHAPES, default="groq", help="whose chunk shape to send")
+    p.add_argument("--certfile", default=None, help="serve HTTPS with this certificate (PEM)")
+    p.add_argument("--keyfile", default=None, help="and this private key (PEM)")
     a = p.parse_args()
+    tls = None
+    if a.certfile:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(a.certfile, a.keyfile)
     try:
         import uvloop  # type: ignore[import-not-found,unused-ignore]
 
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(serve(a.port, Config(a.ttft, a.itl, a.chunks, a.record, a.shape), a.ready_file))
+    cfg = Config(a.ttft, a.itl, a.chunks, a.record, a.shape)
+    asyncio.run(serve(a.port, cfg, a.ready_file, tls))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ RANKS: dict[str, int] = {
     "report": 3,
     "_aiohttp_compat": 4,
     "_retry": 4,
+    "_looplag": 4,
     "_transport": 5,
     "stream": 6,
     "fanout": 7,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import os
 import resource
 import sys
 import time
@@ -36,7 +38,42 @@ def args() -> argparse.Namespace:
         default="user",
         help="record when user code got each chunk, or the library's own arrival stamp",
     )
+    p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     return p.parse_args()
+
+
+class GCWatch:
+    """Counts the cyclic collector's runs per generation and times their pauses (gc.callbacks),
+    from `start()` on: what a GC pause landing on a first token costs is measured, not guessed."""
+
+    def __init__(self) -> None:
+        self.runs = [0, 0, 0]
+        self.pause_ns = [0, 0, 0]
+        self.max_ns = 0
+        self._t0 = 0
+
+    def _cb(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter_ns()
+            return
+        gen = info["generation"]
+        took = time.perf_counter_ns() - self._t0
+        self.runs[gen] += 1
+        self.pause_ns[gen] += took
+        self.max_ns = max(self.max_ns, took)
+
+    def start(self) -> None:
+        gc.callbacks.append(self._cb)
+
+    def stop(self, requests: int) -> dict[str, float]:
+        gc.callbacks.remove(self._cb)
+        per_k = 1000 / max(1, requests)
+        out = {f"gc_gen{g}_per_1k": self.runs[g] * per_k for g in range(3)}
+        out["gc_pause_ms"] = sum(self.pause_ns) / 1e6
+        out["gc_pause_max_ms"] = self.max_ns / 1e6
+        out["gc_gen2_ms"] = self.pause_ns[2] / 1e6
+        out["gc_tracked"] = float(len(gc.get_objects()))
+        return out
 
 
 async def _run(
@@ -65,6 +102,10 @@ async def _run(
             rows.append({"id": cid, "start": start, "arr": arr})
 
     await one(ctx, -1, False)  # warm-up: connection, imports, first-call costs
+    if os.environ.get("BENCH_GC_FREEZE"):
+        gc.freeze()
+    watch = GCWatch()
+    watch.start()
     cpu0, t0 = time.process_time(), time.perf_counter()
     try:
         await asyncio.wait_for(
@@ -74,6 +115,7 @@ async def _run(
     except asyncio.TimeoutError:
         timed_out = True
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    gc_stats = watch.stop(a.requests)
     await closer(ctx)
     if record:
         with open(a.arrivals, "wb") as f:
@@ -87,6 +129,7 @@ async def _run(
         "errors": errors,
         "timed_out": timed_out,
         "peak_rss_mb": peak_rss_mb(),
+        **gc_stats,
     }
 
 
@@ -109,4 +152,8 @@ def main(
     closer: Callable[[Any], Awaitable[None]],
 ) -> None:
     a = args()
+    if a.loop == "uvloop":
+        import uvloop
+
+        uvloop.install()
     print(orjson.dumps(asyncio.run(_run(opener, one, closer, a))).decode(), flush=True)

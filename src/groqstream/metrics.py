@@ -5,6 +5,10 @@
   chunks that arrived in the same network read share a stamp, so their gap is 0).
 - TPOT: (E2EL − TTFT) / (output tokens − 1), output tokens from the server's usage if given.
 - E2EL: request sent → end of stream. Output tokens/s: output tokens / (E2EL − TTFT).
+
+Every stamp is only as good as the event loop that took it: a loop busy elsewhere when bytes
+arrive stamps them late. `LagTrace` keeps what the loop-lag monitor (`_looplag.py`) saw, and
+each stream's `loop_lag_s` is the bound it gives for that stream's stamps.
 """
 
 from __future__ import annotations
@@ -14,9 +18,64 @@ from typing import Any
 
 from .types import Usage
 
-__all__ = ["StreamMetrics", "compute_metrics"]
+__all__ = ["LAG_SUSPECT_S", "LagTrace", "StreamMetrics", "compute_metrics"]
 
 _NS = 1e9
+
+LAG_SUSPECT_S = 0.005
+"""A stream whose loop-lag bound exceeds this (5 ms) is marked `lag_suspect`: its stamps may
+be late by that much, so its TTFT and ITL say as much about the client as the server."""
+
+
+class LagTrace:
+    """Sans-IO: the event loop's lateness over time, answering "how late could a stamp taken
+    since instant t have been?" in O(1) amortised per sample.
+
+    Fed `add(at_ns, late_ns)` by a periodic timer (a timer due at `due` that ran at `at_ns`
+    was `late_ns` late: the loop was busy that long). It keeps only the samples that can still
+    be a maximum — each sample outranks every older one it is at least as large as — so the
+    worst lateness since any instant is the oldest kept sample at or after it. Samples older
+    than `horizon_ns` are dropped: memory is bounded whatever the run's length.
+    """
+
+    __slots__ = ("_at", "_late", "horizon_ns", "period_ns")
+
+    def __init__(self, period_ns: int, horizon_ns: int = 600 * 1_000_000_000) -> None:
+        self.period_ns = period_ns
+        self.horizon_ns = horizon_ns
+        self._at: list[int] = []
+        self._late: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self._at)
+
+    def add(self, at_ns: int, late_ns: int) -> None:
+        """One timer sample: it fired at `at_ns`, `late_ns` after it was due."""
+        at, late = self._at, self._late
+        while late and late[-1] <= late_ns:
+            at.pop()
+            late.pop()
+        at.append(at_ns)
+        late.append(late_ns)
+        if at[0] < at_ns - self.horizon_ns:
+            cut = 1
+            while cut < len(at) and at[cut] < at_ns - self.horizon_ns:
+                cut += 1
+            del at[:cut], late[:cut]
+
+    def worst_since(self, start_ns: int) -> int:
+        """The largest lateness sampled at or after `start_ns` (0 if none)."""
+        at, late = self._at, self._late
+        i = len(at)
+        while i and at[i - 1] >= start_ns:
+            i -= 1
+        return late[i] if i < len(at) else 0
+
+    def bound_since(self, start_ns: int, late_now_ns: int = 0) -> float:
+        """Seconds a stamp taken since `start_ns` may be late by: the worst lateness sampled
+        (or `late_now_ns`, a lateness still in progress) plus one period, the longest a shorter
+        stall can hide between two samples."""
+        return (max(self.worst_since(start_ns), late_now_ns) + self.period_ns) / _NS
 
 
 @dataclass(slots=True, frozen=True)
@@ -43,6 +102,29 @@ class StreamMetrics:
     start_ns: int = 0
     end_ns: int = 0
     output_ns: list[int] = field(default_factory=list, repr=False, compare=False)
+    loop_lag_s: float | None = None
+
+    @property
+    def lag_suspect(self) -> bool:
+        """True when the loop-lag bound exceeds `LAG_SUSPECT_S`: this stream's stamps may be
+        late by more than that (the client, not the server, may own part of its latency)."""
+        return self.loop_lag_s is not None and self.loop_lag_s > LAG_SUSPECT_S
+
+    @property
+    def ttft_network_client_s(self) -> float | None:
+        """TTFT less the server's queue and prompt-processing times (Groq's `x_groq.usage`):
+        the network both ways and the client's own cost. None without those timings."""
+        if self.ttft_s is None or self.server_queue_s is None or self.server_prompt_s is None:
+            return None
+        return self.ttft_s - self.server_queue_s - self.server_prompt_s
+
+    def ttft_split(self) -> dict[str, float] | None:
+        """TTFT split into `queue` (server queue), `prompt` (prompt processing) and `network`
+        (network + client), in seconds; None when the server gave no timings."""
+        queue, prompt, rest = self.server_queue_s, self.server_prompt_s, self.ttft_network_client_s
+        if queue is None or prompt is None or rest is None:
+            return None
+        return {"queue": queue, "prompt": prompt, "network": rest}
 
     @property
     def network_s(self) -> float | None:
@@ -57,6 +139,8 @@ class StreamMetrics:
         d = asdict(self)
         d.pop("output_ns", None)
         d["network_s"] = self.network_s
+        d["ttft_network_client_s"] = self.ttft_network_client_s
+        d["lag_suspect"] = self.lag_suspect
         return d
 
 
@@ -65,9 +149,11 @@ def compute_metrics(
     end_ns: int,
     output_ns: list[int],
     usage: Usage | None = None,
+    loop_lag_s: float | None = None,
 ) -> StreamMetrics:
     """Compute `StreamMetrics` from the request's send stamp, its end stamp, the arrival stamp
-    of each output-carrying chunk, and the server's usage (all stamps `perf_counter_ns()`)."""
+    of each output-carrying chunk, the server's usage (all stamps `perf_counter_ns()`) and the
+    loop-lag bound over the stream's life."""
     n = len(output_ns)
     e2el = (end_ns - start_ns) / _NS
     ttft = (output_ns[0] - start_ns) / _NS if n else None
@@ -99,4 +185,5 @@ def compute_metrics(
         start_ns=start_ns,
         end_ns=end_ns,
         output_ns=output_ns,
+        loop_lag_s=loop_lag_s,
     )

@@ -20,7 +20,7 @@ from ddsketch.store import CollapsingLowestDenseStore
 
 from ._stats import mean, percentile, std
 from .errors import ConfigError
-from .metrics import StreamMetrics
+from .metrics import LAG_SUSPECT_S, StreamMetrics
 
 __all__ = [
     "RELATIVE_ACCURACY",
@@ -210,6 +210,8 @@ class LatencyReport:
     loop_lag_max_s: float | None = None
     loop_lag_p99_s: float | None = None
     server_total: Distribution | None = None
+    stamp_lag: Distribution | None = None
+    lag_suspect: int = 0
 
     @classmethod
     def from_results(
@@ -258,6 +260,13 @@ class LatencyReport:
                 f"max {(self.loop_lag_max_s or 0) * 1000:.1f} ms): the client was a bottleneck "
                 "and latencies include its delay"
             )
+        if self.lag_suspect:
+            worst = self.stamp_lag.max * 1000 if self.stamp_lag is not None else 0.0
+            out.append(
+                f"{self.lag_suspect} of {self.completed} requests were stamped while the event "
+                f"loop ran over {LAG_SUSPECT_S * 1000:g} ms late (worst {worst:.1f} ms): "
+                "their TTFT/ITL may be that much too high"
+            )
         if self.failed:
             out.append(f"{self.failed} of {self.count} requests failed")
         return out
@@ -294,6 +303,9 @@ class LatencyReport:
             d.update(getattr(self, name).ms_fields(name))
         if self.server_total is not None:
             d.update(self.server_total.ms_fields("server_total"))
+        if self.stamp_lag is not None:
+            d.update(self.stamp_lag.ms_fields("stamp_lag"))
+        d["lag_suspect_requests"] = self.lag_suspect
         d["loop_lag_max_ms"] = None if self.loop_lag_max_s is None else self.loop_lag_max_s * 1000
         d["loop_lag_p99_ms"] = None if self.loop_lag_p99_s is None else self.loop_lag_p99_s * 1000
         d["warnings"] = self.warnings()
@@ -320,6 +332,7 @@ class LatencyReport:
             ("E2EL", self.e2el),
             ("queue wait (client)", self.queue_wait),
             ("server total", self.server_total),
+            ("stamp error bound (loop lag)", self.stamp_lag),
         ]
         for label, dist in named:
             if dist is None or dist.count == 0:
@@ -488,7 +501,7 @@ class LatencySketch:
         self.__dict__.update(state)
 
 
-_SKETCHED = ("ttft", "tpot", "itl", "e2el", "queue_wait", "server_total")
+_SKETCHED = ("ttft", "tpot", "itl", "e2el", "queue_wait", "server_total", "stamp_lag")
 
 
 class LatencyAccumulator:
@@ -516,6 +529,8 @@ class LatencyAccumulator:
         self.e2el = LatencySketch()
         self.queue_wait = LatencySketch()
         self.server_total = LatencySketch()
+        self.stamp_lag = LatencySketch()  # each stream's loop-lag bound (its stamps' error)
+        self.lag_suspect = 0  # streams whose bound exceeded LAG_SUSPECT_S
         self.good_by_slo: dict[SLO, int] = {}
         self._rows: tuple[array[float], array[float], array[float]] | None = (
             (array("d"), array("d"), array("d")) if keep_requests else None
@@ -547,6 +562,9 @@ class LatencyAccumulator:
         self.e2el.add(m.e2el_s)
         if m.server_total_s is not None:
             self.server_total.add(m.server_total_s)
+        if m.loop_lag_s is not None:
+            self.stamp_lag.add(m.loop_lag_s)
+            self.lag_suspect += m.loop_lag_s > LAG_SUSPECT_S
         self.itl.extend(m.itl_s)
         self.input_tokens += m.prompt_tokens or 0
         self.output_tokens += m.output_tokens
@@ -606,6 +624,7 @@ class LatencyAccumulator:
         self.good_by_slo = {slo: n + theirs[slo] for slo, n in mine.items() if slo in theirs}
         self.count += other.count
         self.completed += other.completed
+        self.lag_suspect += other.lag_suspect
         self.kinds.update(other.kinds)
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
@@ -630,6 +649,7 @@ class LatencyAccumulator:
             duration_s = (last - first) / 1e9 if first is not None and last is not None else 0.0
         lags = sorted(loop_lags) if loop_lags is not None else []
         server_total = self.server_total.distribution()
+        stamp_lag = self.stamp_lag.distribution()
         return LatencyReport(
             count=self.count,
             completed=self.completed,
@@ -648,6 +668,8 @@ class LatencyAccumulator:
             loop_lag_max_s=lags[-1] if lags else None,
             loop_lag_p99_s=percentile(lags, 99) if lags else None,
             server_total=server_total if server_total.count else None,
+            stamp_lag=stamp_lag if stamp_lag.count else None,
+            lag_suspect=self.lag_suspect,
         )
 
     def _good_from_rows(self, slo: SLO) -> int:

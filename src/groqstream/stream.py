@@ -21,6 +21,7 @@ import aiohttp
 
 from . import _hooks
 from ._aiohttp_compat import has_buffered, read_available
+from ._looplag import LoopLagMonitor, monitor_for
 from ._retry import RetryPolicy, RetryState
 from ._transport import (
     CHAT_PATH,
@@ -214,6 +215,8 @@ class ChatStream:
         self._retry_state = RetryState()
         self._obs: _hooks.Request | None = None  # set when an observer follows this stream
         self._metrics: StreamMetrics | None = None
+        self._lag: LoopLagMonitor | None = None  # set while the stream is open
+        self._lag_s: float | None = None  # the loop-lag bound over its life, once it ended
         self.status: int | None = None
 
     def __repr__(self) -> str:
@@ -274,6 +277,7 @@ class ChatStream:
         self._drop_response()
         if _S.CLOSED in _MOVES[self._state]:
             self._state = StreamState.CLOSED
+        self._ended()
         if self._obs is not None:
             self._obs.end(self)
 
@@ -282,6 +286,8 @@ class ChatStream:
         self.close()
 
     def __del__(self) -> None:
+        if getattr(self, "_lag", None) is not None:
+            self._ended()  # abandoned open: the lag monitor must not run on for it
         watchdog = getattr(self, "_watchdog", None)
         if watchdog is not None:
             watchdog.cancel()  # its timer would keep the reader alive until `total`
@@ -290,6 +296,15 @@ class ChatStream:
             resp.close()
         if getattr(self, "_obs", None) is not None:
             _hooks.collected(self._obs, self)
+
+    def _ended(self) -> None:
+        """The stream's life is over (finished, failed or closed): note the loop-lag bound
+        over it and let the monitor stop if no other stream is open."""
+        lag = self._lag
+        if lag is not None:
+            self._lag = None
+            self._lag_s = lag.bound_since(self._start_ns) if self._start_ns else None
+            lag.leave()
 
     def _drop_response(self) -> None:
         """Let go of the response: back to the pool when finished, else the socket closes."""
@@ -313,6 +328,8 @@ class ChatStream:
                 raise ConfigError("this stream was closed before it started")
             return
         self._state = StreamState.OPENING
+        self._lag = lag = monitor_for(asyncio.get_running_loop())
+        lag.enter()
         if _hooks.observers and self._observe:
             self._obs = _hooks.begin("stream", self._body, self._transport.base_url)
         try:
@@ -324,6 +341,7 @@ class ChatStream:
         except GroqStreamError as e:
             self._drop_response()
             self._state = StreamState.FAILED
+            self._ended()
             if self._obs is not None:
                 self._obs.end(self, e)
             raise
@@ -427,6 +445,7 @@ class ChatStream:
             e.request_id = self.request_id
         if self._state is StreamState.STREAMING:  # (while opening, the retry runner decides)
             self._state = StreamState.FAILED
+            self._ended()
             if self._obs is not None:
                 self._obs.end(self, e)
 
@@ -482,6 +501,7 @@ class ChatStream:
         if not reuse and self._resp is not None:
             self._resp.close()
         self._drop_response()
+        self._ended()
         if self._obs is not None:
             self._obs.end(self)
 
@@ -560,7 +580,10 @@ class ChatStream:
         if self._metrics is not None:
             return self._metrics
         end = self._end_ns or self._last_read_ns or _perf_ns()
-        m = compute_metrics(self._start_ns, end, self._asm.output_ns, self._asm.usage)
+        lag_s = self._lag_s
+        if lag_s is None and self._lag is not None and self._start_ns:
+            lag_s = self._lag.bound_since(self._start_ns)  # still open: the bound so far
+        m = compute_metrics(self._start_ns, end, self._asm.output_ns, self._asm.usage, lag_s)
         if self._state is StreamState.FINISHED:
             self._metrics = m
         return m

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..metrics import LAG_SUSPECT_S
 from ..report import LOOP_LAG_WARN_S
 from .compare import METRICS, changes
 from .fmt import count, is_number, ms, rate
@@ -125,7 +126,19 @@ def _loop_check(run: Run) -> str:
     _, p99, worst = max(known, key=lambda t: t[1])
     return (
         f"<span class='ok'>✓ the client kept up: event-loop lag p99 ≤ {ms(p99)} ms "
-        f"(max {ms(worst)} ms; warns above {limit:g} ms)</span>"
+        f"(max {ms(worst)} ms; warns above {limit:g} ms)</span>" + _stamp_bound(run)
+    )
+
+
+def _stamp_bound(run: Run) -> str:
+    """Each stream's own stamp-error bound, and how many streams it marks as suspect."""
+    bounds = [lv.summary.get("p99_stamp_lag_ms") for lv in run.levels]
+    known = [b for b in bounds if is_number(b)]
+    if not known:
+        return ""
+    suspect = sum(int(lv.summary.get("lag_suspect_requests") or 0) for lv in run.levels)
+    return f" · stamps good to ± {ms(max(known))} ms at p99" + (
+        f" ({suspect:,} requests marked: bound over {LAG_SUSPECT_S * 1000:g} ms)" if suspect else ""
     )
 
 

@@ -69,6 +69,7 @@ def level_json(cfg: SweepConfig, lv: LevelResult, base_url: str) -> dict[str, An
             "input_tokens_requested": cfg.input_tokens,
             "output_tokens_requested": cfg.output_tokens,
             "server_split_ms": lv.server_split(),
+            "ttft_split_ms": lv.ttft_split(),
         }
     )
     return d
@@ -127,6 +128,11 @@ def _request_row(level: int, r: Result, t0_ns: int) -> dict[str, Any]:
         "prompt_tokens": m.prompt_tokens if m else None,
         "output_tokens": m.output_tokens if m else None,
         "server_total_ms": _ms(m.server_total_s) if m else None,
+        "server_queue_ms": _ms(m.server_queue_s) if m else None,
+        "server_prompt_ms": _ms(m.server_prompt_s) if m else None,
+        "ttft_network_client_ms": _ms(m.ttft_network_client_s) if m else None,
+        "loop_lag_ms": _ms(m.loop_lag_s) if m else None,
+        "lag_suspect": m.lag_suspect if m else False,
         "finish_reason": r.finish_reason,
         "request_id": r.request_id,
     }

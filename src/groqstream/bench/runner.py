@@ -59,6 +59,20 @@ class LevelResult:
             "network_queue_ms": (e2el - srv) * 1000,
         }
 
+    def ttft_split(self) -> dict[str, float] | None:
+        """Mean TTFT split into the server's queue, its prompt processing and the rest
+        (network + client), in ms, over the requests whose server gave those timings (Groq's
+        `x_groq.usage`); None otherwise."""
+        splits = [
+            s for r in self.results if r.metrics is not None and (s := r.metrics.ttft_split())
+        ]
+        if not splits:
+            return None
+        n = len(splits)
+        return {
+            f"{k}_ms": sum(s[k] for s in splits) * 1000 / n for k in ("queue", "prompt", "network")
+        }
+
 
 async def _requests(cfg: SweepConfig, level: int) -> AsyncIterator[dict[str, Any]]:
     gaps = arrival_gaps(cfg.rate, cfg.burstiness, seed=cfg.seed + level)

@@ -89,6 +89,19 @@ def notes(summary: Summary, label: str) -> list[str]:
             f"{label}: E2EL {ms(split.get('e2el_ms'))} ms = server {ms(split.get('server_ms'))} ms"
             f" + network, queue and client {ms(split.get('network_queue_ms'))} ms (means)"
         )
+    ttft = summary.get("ttft_split_ms")
+    if isinstance(ttft, Mapping):
+        out.append(
+            f"{label}: TTFT = server queue {ms(ttft.get('queue_ms'))} ms + prompt "
+            f"{ms(ttft.get('prompt_ms'))} ms + network and client {ms(ttft.get('network_ms'))} ms"
+            " (means)"
+        )
+    bound = summary.get("p99_stamp_lag_ms")
+    if bound is not None:
+        out.append(
+            f"{label}: stamps good to ± {ms(bound)} ms (p99 of each stream's loop-lag bound; "
+            f"max {ms(summary.get('max_stamp_lag_ms'))} ms)"
+        )
     kinds = summary.get("failures_by_kind") or {}
     if kinds:
         listed = ", ".join(f"{k} × {v:,}" for k, v in sorted(kinds.items()))
