@@ -2,6 +2,12 @@
 
     python benchmarks/run.py            # full run (S1-S4, 3 runs each), ~20 minutes
     python benchmarks/run.py --quick    # 1 run, smaller scenarios, ~4 minutes
+    python benchmarks/run.py --scenarios T1,T2 --runs 3   # the HTTPS scenarios only
+
+T1 and T2 are S1 and S2 over HTTPS (TLS 1.3, a throwaway self-signed certificate that every
+client trusts through SSL_CERT_FILE, as it would trust a public CA): the path every real Groq
+stream takes. T1u/T2u run them again with every client on uvloop. Each S2/T2 row also says how
+often the cyclic GC ran (generations 0/1/2 per 1,000 requests) and how long its pauses were.
 
 Every client runs in a fresh process, alternated A B C A B C, and each figure is the median
 of the runs. S1 runs on every chunk shape of shapes.py (Groq's, OpenAI's, a server repeating
@@ -40,6 +46,11 @@ LABEL = {
     "groq_sdk": "groq AsyncGroq",
     "httpx_sse_client": "httpx + httpx-sse",
 }
+S1_KINDS = (
+    ("S1", ""),
+    ("T1", " over HTTPS (TLS 1.3)"),
+    ("T1u", " over HTTPS, uvloop"),
+)
 TIMED = [c for c in ALL if c != "raw_socket"]  # the floor does not parse, so it has no timing
 AT_REST = [c for c in TIMED if c != "groqstream_public"]  # S3: one branch is enough
 
@@ -64,10 +75,15 @@ def alternate(clients: list[str], runs: int, fn: Any) -> dict[str, list[dict[str
     return out
 
 
-def s1(runs: int, chunks: int, shape: str, clients: list[str]) -> dict[str, Any]:
-    log(f"S1: one stream of {chunks:,} chunks as fast as possible, {shape} chunks")
-    with server(0, 0, chunks, shape=shape) as url:
-        res = alternate(clients, runs, lambda c: run_client(c, url, requests=1, chunks=chunks))
+def s1(
+    runs: int, chunks: int, shape: str, clients: list[str], tls: bool = False, loop: str = "asyncio"
+) -> dict[str, Any]:
+    how = f"{'HTTPS' if tls else 'HTTP'}, {loop}"
+    log(f"S1: one stream of {chunks:,} chunks as fast as possible, {shape} chunks, {how}")
+    with server(0, 0, chunks, shape=shape, tls=tls) as url:
+        res = alternate(
+            clients, runs, lambda c: run_client(c, url, requests=1, chunks=chunks, loop=loop)
+        )
     return chunk_rates(res)
 
 
@@ -81,12 +97,14 @@ def paced(
     concurrency: int,
     clients: list[str],
     stamps: str = "user",
+    tls: bool = False,
+    loop: str = "asyncio",
 ) -> dict[str, Any]:
     log(
         f"{name}: {requests} requests x {chunks} chunks, TTFT {ttft * 1000:g} ms / ITL "
-        f"{itl * 1000:g} ms, concurrency {concurrency}"
+        f"{itl * 1000:g} ms, concurrency {concurrency}, {'HTTPS' if tls else 'HTTP'}, {loop}"
     )
-    with server(ttft, itl, chunks, record=True) as url:
+    with server(ttft, itl, chunks, record=True, tls=tls) as url:
 
         def one(c: str) -> dict[str, Any]:
             r = run_client(
@@ -98,6 +116,7 @@ def paced(
                 record=c != "raw_socket",
                 timeout=180,
                 stamps=stamps,
+                loop=loop,
             )
             sends = send_log(url)
             if not r.get("failed"):
@@ -118,6 +137,11 @@ def paced(
         "itl_err_p50_ms",
         "itl_err_p99_ms",
         "errors",
+        "gc_gen0_per_1k",
+        "gc_gen1_per_1k",
+        "gc_gen2_per_1k",
+        "gc_pause_ms",
+        "gc_pause_max_ms",
     ]
     return {
         c: {k: median_of(rs, k) for k in keys} | {"failed": sum(1 for r in rs if r.get("failed"))}
@@ -162,11 +186,13 @@ def fmt(v: Any, spec: str = ".3g") -> str:
     return format(v, spec) if isinstance(v, float) else str(v)
 
 
-def s1_table(s: dict[str, Any], shape: str, chunks: int) -> list[str]:
+def s1_table(
+    s: dict[str, Any], shape: str, chunks: int, name: str = "S1", how: str = ""
+) -> list[str]:
     ref = s["raw_aiohttp"]["chunks_per_s"]
     floor = s["raw_socket"]["chunks_per_s"]
     out = [
-        f"**S1** one stream of {chunks:,} chunks, as fast as possible, {shape} chunk shape",
+        f"**{name}** one stream of {chunks:,} chunks, as fast as possible, {shape} chunk shape{how}",
         "",
         "| client | chunks/s | CPU ms / 1,000 chunks | × raw aiohttp | × floor |",
         "|---|---:|---:|---:|---:|",
@@ -183,10 +209,11 @@ def s1_table(s: dict[str, Any], shape: str, chunks: int) -> list[str]:
 
 def markdown(res: dict[str, Any]) -> str:
     out = [f"Benchmarks · {res['date']} · {res['machine']} · `{res['command']}`", ""]
-    for shape in SHAPES:
-        key = "S1" if shape == "groq" else f"S1_{shape}"
-        if key in res:
-            out += s1_table(res[key], shape, res.get("S1_chunks", 50_000))
+    for name, how in S1_KINDS:
+        for shape in SHAPES:
+            key = name if shape == "groq" else f"{name}_{shape}"
+            if key in res:
+                out += s1_table(res[key], shape, res.get("S1_chunks", 50_000), name, how)
     for key, title in (
         (
             "S2_64",
@@ -194,6 +221,10 @@ def markdown(res: dict[str, Any]) -> str:
             "few chunks per network read); timing errors as user code sees each chunk",
         ),
         ("S2_512", "**S2** same at concurrency 512"),
+        ("T2_64", "**T2** S2 over HTTPS (TLS 1.3), concurrency 64"),
+        ("T2_512", "**T2** S2 over HTTPS, concurrency 512"),
+        ("T2u_64", "**T2u** S2 over HTTPS on uvloop (every client), concurrency 64"),
+        ("T2u_512", "**T2u** S2 over HTTPS on uvloop, concurrency 512"),
         (
             "S3",
             "**S3** concurrency 1, 100 ms TTFT / 10 ms ITL: each library's own stamps at rest",
@@ -206,8 +237,8 @@ def markdown(res: dict[str, Any]) -> str:
         out += [
             title,
             "",
-            "| client | wall s | req/s | × raw aiohttp | CPU s | CPU µs / chunk | peak RSS MB | TTFT err p50/p99 ms | ITL err p50/p99 ms |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| client | wall s | req/s | × raw aiohttp | CPU s | CPU µs / chunk | peak RSS MB | TTFT err p50/p99 ms | ITL err p50/p99 ms | GC runs gen0/1/2 per 1k req | GC pause total / max ms |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for c, r in s.items():
             rps = r.get("req_per_s")
@@ -216,7 +247,9 @@ def markdown(res: dict[str, Any]) -> str:
                 f"{fmt(rps / ref if rps and ref else None, '.2f')} | {fmt(r.get('cpu_s'), '.2f')} | "
                 f"{fmt(r.get('cpu_us_per_chunk'), '.1f')} | {fmt(r.get('peak_rss_mb'), '.0f')} | {fmt(r.get('ttft_err_p50_ms'), '.3f')} / "
                 f"{fmt(r.get('ttft_err_p99_ms'), '.3f')} | {fmt(r.get('itl_err_p50_ms'), '.3f')} / "
-                f"{fmt(r.get('itl_err_p99_ms'), '.3f')} |"
+                f"{fmt(r.get('itl_err_p99_ms'), '.3f')} | {fmt(r.get('gc_gen0_per_1k'), '.0f')}/"
+                f"{fmt(r.get('gc_gen1_per_1k'), '.0f')}/{fmt(r.get('gc_gen2_per_1k'), '.1f')} | "
+                f"{fmt(r.get('gc_pause_ms'), '.1f')} / {fmt(r.get('gc_pause_max_ms'), '.1f')} |"
                 + (" (failed)" if r.get("failed") else "")
             )
         out.append("")
@@ -232,20 +265,29 @@ def markdown(res: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--runs", type=int, default=None)
-    p.add_argument("--scenarios", default="S1,S2,S3,S4")
-    p.add_argument("--out", default=str(HERE / "results"))
-    a = p.parse_args()
-    runs = a.runs or (1 if a.quick else 3)
-    want = set(a.scenarios.split(","))
-    res: dict[str, Any] = {
-        "date": datetime.date.today().isoformat(),
-        "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}",
-        "command": "python benchmarks/run.py" + (" --quick" if a.quick else ""),
-    }
+TLS_PEERS = ["groqstream_client", "raw_aiohttp", "raw_socket"]
+
+
+def run_https(res: dict[str, Any], want: set[str], runs: int, quick: bool) -> None:
+    """T1/T1u (S1 over HTTPS, asyncio/uvloop) and T2/T2u (S2 over HTTPS) when asked for."""
+    for name, loop in (("T1", "asyncio"), ("T1u", "uvloop")):
+        if name in want:
+            res.setdefault("S1_chunks", 20_000 if quick else 50_000)
+            for shape in SHAPES:
+                key = name if shape == "groq" else f"{name}_{shape}"
+                res[key] = s1(runs, res["S1_chunks"], shape, TLS_PEERS, tls=True, loop=loop)
+    for name, loop in (("T2", "asyncio"), ("T2u", "uvloop")):
+        if name in want:
+            n = 500 if quick else 2000
+            for c in (64, 512):
+                res[f"{name}_{c}"] = paced(
+                    name, runs, 0.02, 0.002, n, 50, c, TLS_PEERS, tls=True, loop=loop
+                )
+
+
+def run_scenarios(res: dict[str, Any], want: set[str], runs: int, quick: bool) -> None:
+    """Run the scenarios asked for, adding each one's figures to `res`."""
+    a = argparse.Namespace(quick=quick)
     if "S1" in want:
         res["S1_chunks"] = 20_000 if a.quick else 50_000
         res["S1"] = s1(runs, res["S1_chunks"], "groq", ALL)
@@ -256,16 +298,38 @@ def main() -> None:
         n = 500 if a.quick else 2000
         res["S2_64"] = paced("S2", runs, 0.02, 0.002, n, 50, 64, [*TIMED, "raw_socket"])
         res["S2_512"] = paced("S2", runs, 0.02, 0.002, n, 50, 512, [*TIMED, "raw_socket"])
+    run_https(res, want, runs, a.quick)
     if "S3" in want:
         res["S3"] = paced("S3", runs, 0.1, 0.01, 5 if a.quick else 10, 30, 1, AT_REST, "library")
     if "S4" in want:
         levels = [8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512]
         res["S4"] = capacity(levels, 100 if a.quick else 200, ["groqstream_client", "raw_aiohttp"])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--runs", type=int, default=None)
+    p.add_argument("--scenarios", default="S1,S2,S3,S4")
+    p.add_argument("--out", default=str(HERE / "results"))
+    p.add_argument("--name", default="latest", help="results file stem (latest.json, .md)")
+    a = p.parse_args()
+    runs = a.runs or (1 if a.quick else 3)
+    want = set(a.scenarios.split(","))
+    res: dict[str, Any] = {
+        "date": datetime.date.today().isoformat(),
+        "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}",
+        "command": "python benchmarks/run.py"
+        + (" --quick" if a.quick else "")
+        + (f" --scenarios {a.scenarios}" if a.scenarios != "S1,S2,S3,S4" else "")
+        + (f" --runs {a.runs}" if a.runs else ""),
+    }
+    run_scenarios(res, want, runs, a.quick)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(res, indent=2))
+    (out / f"{a.name}.json").write_text(json.dumps(res, indent=2))
     md = markdown(res)
-    (out / "latest.md").write_text(md + "\n")
+    (out / f"{a.name}.md").write_text(md + "\n")
     print(md)
 
 

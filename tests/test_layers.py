@@ -20,6 +20,7 @@ RANKS: dict[str, int] = {
     "_stats": 0,
     "errors": 0,
     "_hooks": 0,
+    "_gcfreeze": 0,
     "types": 1,
     "metrics": 2,
     "ratelimit": 2,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from urllib.parse import urlsplit
 
@@ -12,21 +13,24 @@ CHUNKS = args().chunks
 
 
 class Ctx:
-    def __init__(self, host: str, port: int, path: str) -> None:
-        self.host, self.port, self.path = host, port, path
+    def __init__(self, host: str, port: int, path: str, tls: ssl.SSLContext | None) -> None:
+        self.host, self.port, self.path, self.tls = host, port, path, tls
         self.pool: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
 
 async def opener(url: str, concurrency: int) -> Ctx:
     u = urlsplit(url)
-    return Ctx(u.hostname or "127.0.0.1", u.port or 80, u.path + "/chat/completions")
+    tls = ssl.create_default_context() if u.scheme == "https" else None  # honours SSL_CERT_FILE
+    return Ctx(u.hostname or "127.0.0.1", u.port or 80, u.path + "/chat/completions", tls)
 
 
 async def one(ctx: Ctx, n: int, record: bool) -> tuple[str, int, list[tuple[int, int]], int]:
     if ctx.pool:
         reader, writer = ctx.pool.pop()
     else:
-        reader, writer = await asyncio.open_connection(ctx.host, ctx.port, limit=1 << 20)
+        reader, writer = await asyncio.open_connection(
+            ctx.host, ctx.port, limit=1 << 20, ssl=ctx.tls
+        )
     body = b'{"model":"bench","stream":true,"max_tokens":%d}' % CHUNKS
     start = time.perf_counter_ns()
     writer.write(

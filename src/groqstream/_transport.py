@@ -30,6 +30,7 @@ import orjson
 
 from ._aiohttp_compat import tune_reads
 from ._body import check_header_value
+from ._gcfreeze import freeze_startup_state
 from ._version import __version__
 from .chunks import error_from_payload
 from .errors import (
@@ -272,6 +273,7 @@ class Transport:
         if self._closed:
             raise ConfigError("this client is closed; make a new one")
         if self._session is None or self._session.closed:
+            freeze_startup_state()  # once per process: see _gcfreeze
             connector = aiohttp.TCPConnector(
                 limit=self.max_connections or 0,  # 0 = no hidden cap (aiohttp defaults to 100)
                 limit_per_host=0,

@@ -53,6 +53,7 @@ __all__ = ["ChatStream", "StreamState"]
 _perf_ns = time.perf_counter_ns
 _INF = float("inf")
 _DRAIN_LIMIT = 1.0  # seconds to wait for the body's end after `[DONE]`
+_NO_DELTAS: list[Delta] = []  # shared and never mutated: `_pending` is replaced, not filled
 
 
 class StreamState(enum.Enum):
@@ -258,8 +259,10 @@ class ChatStream:
             return pending[pos]
         if self._state is StreamState.IDLE:
             await self.start()
-        elif not await self._next_deltas():
-            raise StopAsyncIteration
+        else:
+            self._pending = _NO_DELTAS  # handed out: let them go before the wait, not after
+            if not await self._next_deltas():
+                raise StopAsyncIteration
         if self._pos < len(self._pending):
             d = self._pending[self._pos]
             self._pos += 1

@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from .._gcfreeze import freeze_startup_state
 from .._version import __version__
 from ..errors import GroqStreamError
 from . import batch, bench, chat, report, serve
@@ -123,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if func is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
+        freeze_startup_state()  # everything imported and parsed lives as long as the command
         return _runner()(_interruptible(func, args))
     except (KeyboardInterrupt, Interrupted):
         return EXIT_INTERRUPTED
