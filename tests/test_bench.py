@@ -104,6 +104,9 @@ def test_bench_json_uses_vllm_names_and_says_its_unit(sweep: tuple[Path, str]) -
     assert meta["client"].startswith("groqstream ") and meta["date"]
     assert meta["input_tokens"] == 40 and meta["output_tokens"] == 16
     assert meta["simulated_server"]["ttft_ms"] == 10.0
+    # the CLI runs on uvloop when the `fast` extra put it there (the library never forces it)
+    expected_loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    assert meta["event_loop"] == expected_loop
 
 
 def test_simulated_sweep_measures_the_tokens_it_asked_for(sweep: tuple[Path, str]) -> None:

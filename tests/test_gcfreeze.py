@@ -58,3 +58,21 @@ def test_the_first_client_freezes_start_up_state_once() -> None:
 def test_opting_out_leaves_the_collector_alone(value: str) -> None:
     frozen, calls, flag = _run(value)
     assert (frozen, calls, flag) == ("0", "0", "False")
+
+
+async def test_the_library_never_replaces_the_users_event_loop() -> None:
+    """uvloop is for the CLI and bench runners: a library user's loop stays theirs."""
+    import asyncio
+
+    import groqstream
+    from groqstream.testing import SimulatedServer
+
+    loop = asyncio.get_running_loop()
+    policy = asyncio.get_event_loop_policy()
+    async with SimulatedServer(ttft=0.001, tokens_per_second=5000.0) as srv:
+        async with groqstream.Client(base_url=srv.base_url) as c:
+            async with c.stream(prompt="hi", max_tokens=2) as s:
+                await s.until_done()
+    assert asyncio.get_running_loop() is loop
+    assert asyncio.get_event_loop_policy() is policy
+    assert type(policy).__module__.startswith("asyncio")

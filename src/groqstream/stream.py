@@ -487,6 +487,9 @@ class ChatStream:
         for at most `_DRAIN_LIMIT` seconds: a server that keeps the body open after `[DONE]`
         costs the connection's reuse, not a hung stream."""
         reader = self._reader
+        if reader is not None and reader.at_eof():
+            self._finish()  # the body's end came in the same read as `[DONE]`: the usual case
+            return
         clean = False
         try:
             async with deadline_at(asyncio.get_running_loop().time() + _DRAIN_LIMIT):
