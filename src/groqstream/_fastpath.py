@@ -239,6 +239,29 @@ def run(
     return n
 
 
+def text_of(tpl: Template, p: Any) -> str | None:
+    """The text of one event that fits `tpl`, or None when it does not (the general path
+    decides then): `run` for the common read of a single chunk, without its set-up."""
+    try:
+        prefix = tpl.prefix
+        if p.startswith(prefix):
+            rest = tpl.rest
+            if rest is None:
+                suffix = tpl.suffix
+                if p.endswith(suffix):
+                    text = _loads(p[len(prefix) - 1 : 1 - len(suffix)])
+                    return text if type(text) is str else None
+                return None
+            m = rest(p, len(prefix) - 1)
+        elif tpl.whole is not None:
+            m = tpl.whole(p)
+        else:
+            return None
+        return _loads(m[1]) if m is not None else None
+    except (AttributeError, TypeError, _JSONDecodeError):
+        return None  # an event object, or a text that is not one JSON string
+
+
 def parse_array(payloads: Sequence[Any]) -> list[Any] | None:
     """Parse raw `data:` payloads with one `orjson.loads`; None to decline (an event object
     among them, bad JSON, or a count that shows a payload was not exactly one value).

@@ -258,6 +258,7 @@ class ChunkAssembler:
         "_template",
         "_timings",
         "_tools",
+        "_tpl_texts",
         "_usage",
         "_usage_obj",
         "_xgroq_usage",
@@ -290,6 +291,7 @@ class ChunkAssembler:
         self._timings: dict[str, Any] | None = None
         self._usage_obj: Usage | None = None
         self._template: _fastpath.Template | None = None
+        self._tpl_texts: list[str] = []  # where the template's texts go (set when learned)
         self._learn_budget = _LEARN_BUDGET
 
     # --- one network read ----------------------------------------------------------------
@@ -302,6 +304,18 @@ class ChunkAssembler:
         object sent inside the stream (the typed `APIStatusError`) stops processing: the
         error is stored in `error`, and the deltas before it are still returned.
         """
+        tpl = self._template
+        if tpl is not None and len(events) == 1:  # one chunk per read: the network's regime
+            text = _fastpath.text_of(tpl, events[0])
+            if text is not None:
+                self.chunks += 1
+                if not text:
+                    return []
+                self._tpl_texts.append(text)
+                self.output_ns.append(arrived_ns)
+                if tpl.content:
+                    return [Delta(text, None, None, None, tpl.index, arrived_ns)]
+                return [Delta("", text, None, None, tpl.index, arrived_ns)]
         out: list[Delta] = []
         try:
             n = self._templated(events, arrived_ns, out)
@@ -516,6 +530,8 @@ class ChunkAssembler:
         if tpl is None:
             return False
         self._template = tpl
+        texts = self._content if tpl.content else self._reasoning
+        self._tpl_texts = texts.setdefault(tpl.index, [])
         return True
 
     # --- results -------------------------------------------------------------------------
