@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from functools import partial
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import anyio
@@ -40,6 +40,16 @@ from .models import DEFAULT_MODEL
 from .sse import DEFAULT_MAX_EVENT_BYTES
 from .stream import ChatStream
 from .types import Completion
+
+if TYPE_CHECKING:
+    from .tools import ToolRun
+
+
+def _structured_format(model: str, output_type: Any) -> tuple[Any, dict[str, Any] | None]:
+    """`response_format=Model` → the wire `response_format` and a system note (JSON mode)."""
+    from .structured import response_format_for
+
+    return response_format_for(model, output_type)
 
 __all__ = [
     "GROQ_BASE_URL",
@@ -218,13 +228,49 @@ class Client:
         request only.
         """
         transport = self._ready()
+        output_type = None
+        rf = params.get("response_format")
+        if rf is not None and not isinstance(rf, Mapping):
+            output_type = rf
+            params["response_format"], note = _structured_format(
+                model or self.default_model, rf
+            )
+            if note is not None:
+                if messages is None:
+                    system = f"{system}\n\n{note['content']}" if system else note["content"]
+                else:
+                    messages = [note, *messages]
         body = self._body(model, messages, prompt, system, params, stream=True)
-        return ChatStream(
+        s = ChatStream(
             transport,
             body,
             self.retry_policy,
             extra_headers=checked_headers(extra_headers) if extra_headers else None,
             max_event_bytes=self.max_event_bytes,
+        )
+        s.output_type = output_type
+        return s
+
+    def run_tools(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[Any],
+        max_rounds: int = 8,
+        tool_timeout: float | None = 30.0,
+        **params: Any,
+    ) -> ToolRun:
+        """Run a tool loop: stream, run the tool calls (concurrently), send their results
+        back, until the model answers without tools. An async iterator of typed events (see
+        `groqstream.tools`): text and reasoning deltas, tool call started / arguments delta /
+        done, tool result, round done, final. `tools` are plain (async or sync) functions
+        whose JSON schema comes from their type hints and docstrings, `Tool`s, or explicit
+        `{"type": "function", ...}` schemas paired with a function. Every other keyword is a
+        `stream()` parameter (model, temperature, tool_choice, ...)."""
+        from .tools import ToolRun
+
+        return ToolRun(
+            self, messages, tools, max_rounds=max_rounds, tool_timeout=tool_timeout, **params
         )
 
     def fan_out(

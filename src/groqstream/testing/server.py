@@ -23,6 +23,7 @@ import orjson
 from aiohttp import web
 
 from .catalog import GROQ_MODELS, ModelInfo, resolve_models
+from .conversation import check_conversation
 from .dialects import DIALECTS, Dialect
 from .faults import Fault
 from .limits import Window, groq_duration
@@ -257,7 +258,7 @@ class SimulatedServer:
                 why = body
             else:
                 rec.body = body
-                why = check_chat(body, self.models, self.any_model)
+                why = check_chat(body, self.models, self.any_model) or check_conversation(body)
                 if why is None:
                     return body
         rec.outcome = "error"
