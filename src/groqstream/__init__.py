@@ -51,9 +51,9 @@ from .errors import (
 from .fanout import FanOut, FanOutOptions, Progress, Result
 from .metrics import StreamMetrics
 from .models import DEFAULT_MODEL
+from .partial_json import PartialJSON, PartialJSONError
 from .report import SLO, LatencyAccumulator, LatencyReport
 from .stream import ChatStream, StreamState
-from .partial_json import PartialJSON, PartialJSONError
 from .structured import Partial
 from .tools import (
     ExecutedToolsDelta,
@@ -92,14 +92,14 @@ __all__ = [
     "ConnectTimeout",
     "ContentTypeError",
     "Delta",
+    "EventTooLargeError",
     "ExecutedTool",
     "ExecutedToolsDelta",
-    "Final",
-    "FunctionCall",
-    "EventTooLargeError",
     "FanOut",
     "FanOutOptions",
+    "Final",
     "FirstByteTimeout",
+    "FunctionCall",
     "GroqStreamError",
     "IdleTimeout",
     "InternalServerError",

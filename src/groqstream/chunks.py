@@ -26,7 +26,7 @@ from .errors import (
     status_error_class,
 )
 from .sse import ServerSentEvent
-from .types import CompoundDelta, Completion, Delta, ExecutedTool, ToolCall, Usage
+from .types import Completion, CompoundDelta, Delta, ExecutedTool, ToolCall, Usage
 
 __all__ = ["ChunkAssembler", "error_from_payload", "parse_completion", "status_for_error_type"]
 
@@ -490,19 +490,19 @@ class ChunkAssembler:
     def _accumulate(self, d: Delta) -> None:
         index = d.index
         if d.content:
-            parts = self._content.get(index)
-            if parts is None:  # the choice's first answer text: its stamp is a metric
-                parts = self._content[index] = []
+            texts = self._content.get(index)
+            if texts is None:  # the choice's first answer text: its stamp is a metric
+                texts = self._content[index] = []
                 self.first_content_ns.setdefault(index, d.arrived_ns)
-            parts.append(d.content)
+            texts.append(d.content)
         elif d.executed_tools:
             self._executed_tools(d.executed_tools, index)
         if d.reasoning:
-            parts = self._reasoning.get(index)
-            if parts is None:
-                parts = self._reasoning[index] = []
+            thoughts = self._reasoning.get(index)
+            if thoughts is None:
+                thoughts = self._reasoning[index] = []
                 self.first_reasoning_ns.setdefault(index, d.arrived_ns)
-            parts.append(d.reasoning)
+            thoughts.append(d.reasoning)
         if d.tool_calls:
             for frag in d.tool_calls:
                 ti, cid, kind, name, args = _fragment(frag)

@@ -51,6 +51,7 @@ def _structured_format(model: str, output_type: Any) -> tuple[Any, dict[str, Any
 
     return response_format_for(model, output_type)
 
+
 __all__ = [
     "GROQ_BASE_URL",
     "Client",
@@ -232,9 +233,7 @@ class Client:
         rf = params.get("response_format")
         if rf is not None and not isinstance(rf, Mapping):
             output_type = rf
-            params["response_format"], note = _structured_format(
-                model or self.default_model, rf
-            )
+            params["response_format"], note = _structured_format(model or self.default_model, rf)
             if note is not None:
                 if messages is None:
                     system = f"{system}\n\n{note['content']}" if system else note["content"]

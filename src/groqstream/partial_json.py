@@ -20,7 +20,7 @@ from typing import Any
 
 from .errors import ProtocolError
 
-__all__ = ["Path", "PartialJSON", "PartialJSONError"]
+__all__ = ["PartialJSON", "PartialJSONError", "Path"]
 
 Path = tuple[str | int, ...]
 
@@ -111,8 +111,7 @@ class PartialJSON:
         """Scan `buf` from `pos`; return where an unfinished token starts (or the end)."""
         n = len(buf)
         while pos < n:
-            state = self._state
-            if state == _STRING:
+            if self._state == _STRING:
                 pos = self._string(buf, pos, done)
                 if self._state == _STRING:
                     return pos  # the string goes on in the next piece
@@ -120,33 +119,35 @@ class PartialJSON:
             pos = _WS.match(buf, pos).end()  # type: ignore[union-attr]
             if pos >= n:
                 break
-            c = buf[pos]
-            if state == _VALUE or state == _VALUE_OR_CLOSE:
-                if c == "]" and state == _VALUE_OR_CLOSE:
-                    pos = self._close(pos + 1, done)
-                    continue
-                new = self._value(buf, pos, done, final)
-                if new < 0:
-                    return pos  # an unfinished number or literal: wait for more
-                pos = new
-            elif state == _KEY_OR_CLOSE or state == _KEY:
-                if c == '"':
-                    self._open_string(key=True)
-                    pos += 1
-                elif c == "}" and state == _KEY_OR_CLOSE:
-                    pos = self._close(pos + 1, done)
-                else:
-                    raise self._error("an object key", c, pos)
-            elif state == _COLON:
-                if c != ":":
-                    raise self._error("':'", c, pos)
-                self._state = _VALUE
-                pos += 1
-            elif state == _NEXT:
-                pos = self._after_value(c, pos, done)
-            else:  # _END
-                raise self._error("the end of the document", c, pos)
+            new = self._token(buf, pos, done, final)
+            if new < 0:
+                return pos  # an unfinished number or literal: wait for more
+            pos = new
         return pos
+
+    def _token(self, buf: str, pos: int, done: list[Path], final: bool) -> int:
+        """Take the token at `pos` (not whitespace); where it ends, or -1 if unfinished."""
+        state = self._state
+        c = buf[pos]
+        if state in (_VALUE, _VALUE_OR_CLOSE):
+            if c == "]" and state == _VALUE_OR_CLOSE:
+                return self._close(pos + 1, done)
+            return self._value(buf, pos, done, final)
+        if state in (_KEY_OR_CLOSE, _KEY):
+            if c == '"':
+                self._open_string(key=True)
+                return pos + 1
+            if c == "}" and state == _KEY_OR_CLOSE:
+                return self._close(pos + 1, done)
+            raise self._error("an object key", c, pos)
+        if state == _COLON:
+            if c != ":":
+                raise self._error("':'", c, pos)
+            self._state = _VALUE
+            return pos + 1
+        if state == _NEXT:
+            return self._after_value(c, pos, done)
+        raise self._error("the end of the document", c, pos)
 
     def _after_value(self, c: str, pos: int, done: list[Path]) -> int:
         top = self._containers[-1]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .errors import ConfigError, StructuredOutputError
-from .partial_json import Path, PartialJSON, PartialJSONError
+from .partial_json import PartialJSON, PartialJSONError, Path
 
 if TYPE_CHECKING:
     from .stream import ChatStream
@@ -97,12 +97,12 @@ def response_format_for(
     """The `response_format` for a pydantic model class on `model`, and the system message
     to add (JSON mode only; else None)."""
     pydantic = require_pydantic()
-    if not (isinstance(output_type, type) and issubclass(output_type, pydantic.BaseModel)):
+    if not isinstance(output_type, type) or not issubclass(output_type, pydantic.BaseModel):
         raise ConfigError(
-            "response_format= takes a pydantic model class or a dict, "
-            f"got {output_type!r}"
+            f"response_format= takes a pydantic model class or a dict, got {output_type!r}"
         )
-    schema = output_type.model_json_schema()
+    model_cls: Any = output_type
+    schema: dict[str, Any] = model_cls.model_json_schema()
     name = output_type.__name__
     if model in _GROQ_JSON_OBJECT_ONLY:
         system = {

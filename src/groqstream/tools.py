@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -338,7 +338,7 @@ class ToolRun:
     def __init__(
         self,
         client: _Streams,
-        messages: Sequence[dict[str, Any]],
+        messages: Sequence[Mapping[str, Any]],
         tools: Sequence[Any],
         *,
         max_rounds: int = 8,
@@ -428,7 +428,9 @@ class ToolRun:
                 if d.content:
                     yield TextDelta(n, d.content)
                 if d.executed_tools:
-                    yield ExecutedToolsDelta(n, [ExecutedTool.from_dict(t) for t in d.executed_tools])
+                    yield ExecutedToolsDelta(
+                        n, [ExecutedTool.from_dict(t) for t in d.executed_tools]
+                    )
                 if d.tool_calls:
                     for ev in _fragment_events(n, d.tool_calls, started):
                         yield ev
@@ -496,4 +498,3 @@ def _fragment_events(
         if args:
             out.append(ToolCallArgumentsDelta(n, cid, args))
     return out
-

@@ -85,7 +85,7 @@ class CompoundDelta(Delta):
     """A `Delta` that also carries Groq compound models' `executed_tools` (built-in tools the
     server ran: web search, code execution, browsing)."""
 
-    __slots__ = ("executed_tools",)  # type: ignore[misc]  # shadows Delta's class-level None
+    __slots__ = ("executed_tools",)  # shadows Delta's class-level None
 
     def __init__(
         self,

@@ -50,7 +50,15 @@ def sample(
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
-    return _typed(str(kind or ("object" if "properties" in schema else "string")), schema, rng, words, root, items, depth)
+    return _typed(
+        str(kind or ("object" if "properties" in schema else "string")),
+        schema,
+        rng,
+        words,
+        root,
+        items,
+        depth,
+    )
 
 
 def _typed(

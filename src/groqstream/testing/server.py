@@ -375,6 +375,7 @@ class SimulatedServer:
             fault.message or message or f"simulated {s}",
             fault.error_type or error_type,
             code=fault.code or code,
+            failed_generation=fault.failed_generation,
         )
         return self._reject(rec, why, headers)
 
@@ -567,7 +568,10 @@ def _json(obj: Any, *, status: int = 200, headers: dict[str, str] | None = None)
 
 
 def _error_object(fault: Fault) -> dict[str, Any]:
-    return {"error": {"message": fault.message, "type": fault.error_type, "code": fault.code}}
+    err = {"message": fault.message, "type": fault.error_type, "code": fault.code}
+    if fault.failed_generation is not None:
+        err["failed_generation"] = fault.failed_generation
+    return {"error": err}
 
 
 def _abort(request: web.Request) -> None:
