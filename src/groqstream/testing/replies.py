@@ -55,6 +55,21 @@ class Pacing:
         return self.tokens_per_chunk / tps if 0 < tps < float("inf") else 0.0
 
 
+def _schema_in_prompt(body: dict[str, Any]) -> dict[str, Any] | None:
+    """JSON mode: a JSON Schema written into a system message, which the simulated model then
+    follows (as a real one, told so, tries to)."""
+    for m in body.get("messages") or ():
+        content = m.get("content") if isinstance(m, dict) else None
+        if m.get("role") == "system" and isinstance(content, str) and "{" in content:
+            try:
+                schema = orjson.loads(content[content.index("{") :])
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(schema, dict) and "properties" in schema:
+                return schema
+    return None
+
+
 class ReplyPlan:
     """The deltas, finish reason and identity of one reply, fixed up front."""
 
@@ -140,7 +155,7 @@ class ReplyPlan:
         kind = fmt.get("type") if isinstance(fmt, dict) else None
         if kind in ("json_object", "json_schema"):
             spec = fmt.get("json_schema") if isinstance(fmt, dict) else None
-            schema = spec.get("schema") if isinstance(spec, dict) else None
+            schema = spec.get("schema") if isinstance(spec, dict) else _schema_in_prompt(body)
             vocab = [w.strip(" .") for w in words(rng, 24)]
             value = sample(schema or {"type": "object", "properties": {"answer": {}}}, rng, vocab)
             text = orjson.dumps(value).decode()
