@@ -4,8 +4,14 @@ stream, each call, each output, sources, one `step` per new round, `done` or `er
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from typing import Any
 
+import aiohttp
+import pytest
+
+from _ui_helpers import load_example, poll, read_sse
 from groqstream import Client, ToolUseFailedError
 from groqstream.sse import SSEDecoder
 from groqstream.testing import Fault, SimulatedServer
@@ -66,3 +72,39 @@ async def test_sse_relay_of_compound_sources(client: Client) -> None:
     (tool,) = s.executed_tools
     assert [(x["url"], x["title"]) for x in sources] == tool.sources
     assert {x["tool"] for x in sources} == {"search"}
+
+
+async def test_the_fastapi_tool_loop_example(server: SimulatedServer) -> None:
+    """examples/tool_loop_app.py on uvicorn: the page, and a tool loop relayed to it."""
+    uvicorn = pytest.importorskip("uvicorn", reason="uvicorn (the ui-test extra)")
+    pytest.importorskip("fastapi", reason="fastapi (the ui-test extra)")
+    app = load_example("tool_loop_app").create_app(server.base_url)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(srv.serve(sockets=[sock]))
+    try:
+        await poll(lambda: srv.started or task.done(), 30, "uvicorn start")
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url + "/") as resp:
+                assert "tool_input_start" in await resp.text()
+            async with http.post(url + "/chat", json={"prompt": "Weather in Paris?"}) as resp:
+                read = await read_sse(resp)
+            body = {
+                "messages": [
+                    {"id": "1", "role": "user", "parts": [{"type": "text", "text": "Paris?"}]}
+                ]
+            }
+            async with http.post(url + "/api/chat", json=body) as resp:
+                vercel = await resp.read()
+    finally:
+        srv.should_exit = True
+        await task
+        sock.close()
+    names = [e.event for e in read.events]
+    assert names[-1] == "done" and "tool_result" in names and "step" in names
+    result = read.events[names.index("tool_result")].json()
+    assert result["name"] == "get_weather" and '"sky":"clear"' in result["output"]
+    assert b'"type":"tool-output-available"' in vercel and vercel.endswith(b"data: [DONE]\n\n")
+    assert server.requests[0].body["messages"][0]["role"] == "system"
