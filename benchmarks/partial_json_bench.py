@@ -46,7 +46,7 @@ def document(target_bytes: int) -> str:
             "price": round(i * 1.25, 2),
             "tags": ["alpha", "beta", "gamma"][: 1 + i % 3],
             "in_stock": i % 2 == 0,
-            "note": "a short note with an \"escaped\" quote" if i % 7 == 0 else None,
+            "note": 'a short note with an "escaped" quote' if i % 7 == 0 else None,
         }
         items.append(item)
         size += len(json.dumps(item)) + 1

@@ -190,3 +190,9 @@ def test_usage_keeps_reasoning_and_cached_tokens() -> None:
     )
     assert u.cached_tokens == 8 and u.reasoning_tokens == 3
     assert Usage.from_dict({"prompt_tokens_details": {"cached_tokens": "x"}}).cached_tokens is None
+
+
+async def test_complete_sends_a_models_schema_too(client: Client, server: SimulatedServer) -> None:
+    done = await client.complete(model="openai/gpt-oss-20b", prompt="Paris", response_format=City)
+    assert server.requests[0].body["response_format"]["json_schema"]["name"] == "City"
+    assert City.model_validate_json(done.text).name

@@ -43,7 +43,7 @@ def _check(final: Final, requests: list[dict[str, Any]] | None = None) -> None:
     tools = [m for m in final.messages[2:] if m["role"] == "tool"][: len(ids)]
     assert [t["tool_call_id"] for t in tools] == ids
     if requests is not None:
-        assert requests[1]["messages"][:2 + len(ids)] == final.messages[:2 + len(ids)]
+        assert requests[1]["messages"][: 2 + len(ids)] == final.messages[: 2 + len(ids)]
 
 
 async def test_weather_loop_against_the_llamacpp_dialect() -> None:

@@ -229,16 +229,11 @@ class Client:
         request only.
         """
         transport = self._ready()
-        output_type = None
-        rf = params.get("response_format")
-        if rf is not None and not isinstance(rf, Mapping):
-            output_type = rf
-            params["response_format"], note = _structured_format(model or self.default_model, rf)
-            if note is not None:
-                if messages is None:
-                    system = f"{system}\n\n{note['content']}" if system else note["content"]
-                else:
-                    messages = [note, *messages]
+        output_type = params.get("response_format")
+        if output_type is not None and not isinstance(output_type, Mapping):
+            messages, system = self._structured(model, messages, system, params)
+        else:
+            output_type = None
         body = self._body(model, messages, prompt, system, params, stream=True)
         s = ChatStream(
             transport,
@@ -249,6 +244,24 @@ class Client:
         )
         s.output_type = output_type
         return s
+
+    def _structured(
+        self,
+        model: str | None,
+        messages: Sequence[Message] | None,
+        system: str | None,
+        params: dict[str, Any],
+    ) -> tuple[Sequence[Message] | None, str | None]:
+        """`response_format=Model` → the wire `response_format` (in `params`), and the
+        messages / system prompt with the schema note JSON mode needs."""
+        fmt, note = _structured_format(model or self.default_model, params["response_format"])
+        params["response_format"] = fmt
+        if note is not None:
+            if messages is None:
+                system = f"{system}\n\n{note['content']}" if system else note["content"]
+            else:
+                messages = [note, *messages]
+        return messages, system
 
     def run_tools(
         self,
@@ -332,8 +345,13 @@ class Client:
         extra_headers: Mapping[str, str] | None = None,
         **params: Any,
     ) -> Completion:
-        """A non-streaming chat completion (retried like a stream; `total` timeout applies)."""
+        """A non-streaming chat completion (retried like a stream; `total` timeout applies).
+        `response_format=Model` sends the model's schema as `stream()` does; validate the
+        reply with ``Model.model_validate_json(completion.text)``."""
         transport = self._ready()
+        rf = params.get("response_format")
+        if rf is not None and not isinstance(rf, Mapping):
+            messages, system = self._structured(model, messages, system, params)
         body = self._body(model, messages, prompt, system, params, stream=False)
         headers = checked_headers(extra_headers) if extra_headers else None
         attempt = partial(self._complete_once, transport, body, headers)
