@@ -196,3 +196,44 @@ async def test_complete_sends_a_models_schema_too(client: Client, server: Simula
     done = await client.complete(model="openai/gpt-oss-20b", prompt="Paris", response_format=City)
     assert server.requests[0].body["response_format"]["json_schema"]["name"] == "City"
     assert City.model_validate_json(done.text).name
+
+
+def _raw(delta: dict[str, Any], finish: str | None = None) -> bytes:
+    import orjson
+
+    choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+    head = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "groq/compound"}
+    return orjson.dumps({**head, "choices": [choice]})
+
+
+def test_the_chunk_template_declines_compound_chunks_it_does_not_know() -> None:
+    """After a template is learned from plain reasoning chunks, a chunk that also carries
+    `executed_tools` must go to the general parser (and be kept), not be read as text."""
+    from groqstream.chunks import ChunkAssembler
+
+    asm = ChunkAssembler()
+    plain = [_raw({"reasoning": f"r{i} "}) for i in range(6)]
+    asm.feed(plain[:3], 1)
+    asm.feed(plain[3:], 2)
+    assert asm._template is not None  # learned: the fast path is on
+    search = {"index": 0, "type": "search", "arguments": '{"query":"q"}'}
+    tool_chunk = _raw({"reasoning": "r6 ", "executed_tools": [search]})
+    done = {**search, "output": "o", "search_results": {"results": [{"url": "u", "title": "t"}]}}
+    out = asm.feed([tool_chunk, _raw({"executed_tools": [done]}), _raw({"content": "hi"})], 3)
+    assert [d.reasoning for d in out] == ["r6 ", None, None]
+    assert out[0].executed_tools == [search] and out[1].executed_tools == [done]
+    assert out[2].executed_tools is None and out[2].content == "hi"
+    (tool,) = asm.executed_tools()
+    assert tool.output == "o" and tool.sources == [("u", "t")] and tool.arguments
+    assert asm.reasoning() == "".join(f"r{i} " for i in range(7))
+    assert asm.first_reasoning_ns == {0: 1} and asm.first_content_ns == {0: 3}
+
+
+def test_bad_executed_tools_are_malformed_chunks() -> None:
+    from groqstream import MalformedChunkError
+    from groqstream.chunks import ChunkAssembler
+
+    asm = ChunkAssembler()
+    asm.feed([_raw({"executed_tools": ["search"]})], 1)
+    assert isinstance(asm.error, MalformedChunkError)
+    assert "executed_tools" in str(asm.error)

@@ -204,7 +204,15 @@ class ReplyPlan:
                     frag = {"index": ti, "function": {"arguments": frags[i]}}
                     calls.append(({"tool_calls": [frag]}, 1))
         self.finish = "tool_calls"
-        if cap is not None and reasoning_n + len(calls) > cap:
+        fits = cap is None or reasoning_n + len(calls) <= cap
+        if self.dialect.whole_tool_calls and fits:  # Groq: one delta per call, all of it
+            whole = []
+            for (head_delta, n), frags in zip(calls[:count], pieces, strict=True):
+                (head,) = head_delta["tool_calls"]
+                call = {**head, "function": {**head["function"], "arguments": "".join(frags)}}
+                whole.append(({"tool_calls": [call]}, n + len(frags)))
+            calls = whole
+        elif cap is not None and reasoning_n + len(calls) > cap:
             calls = calls[: cap - reasoning_n]
             self.finish = "length"
         self.deltas.extend(calls)
