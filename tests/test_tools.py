@@ -46,7 +46,19 @@ async def get_weather(city: str, unit: str = "celsius") -> dict[str, Any]:
 
 
 def check_round_two_messages(messages: list[dict[str, Any]]) -> None:
-    """The conversation sent in round 2 is valid OpenAI tool messages."""
+    """The conversation sent in round 2 is valid OpenAI tool messages (checked field by field,
+    and against openai-python's own message types when it is installed)."""
+    try:
+        from openai.types.chat import ChatCompletionMessageParam
+        from pydantic import TypeAdapter
+    except ImportError:
+        pass
+    else:
+        checked: list[Any] = TypeAdapter(list[ChatCompletionMessageParam]).validate_python(
+            messages
+        )
+        for m in checked:
+            list(m.get("tool_calls") or ())  # (its items are validated as they are read)
     user, assistant, *tools = messages
     assert user == WEATHER[0]
     assert assistant["role"] == "assistant" and assistant["content"] is None

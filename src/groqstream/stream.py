@@ -182,6 +182,10 @@ class ChatStream:
     cancelling the task closes the connection at once so the server stops generating.
     """
 
+    output_type: Any = None
+    """The pydantic model of `response_format=Model` (set by `Client.stream`), else None."""
+    _parsed: Any = None
+
     def __init__(
         self,
         transport: Transport,
@@ -216,8 +220,6 @@ class ChatStream:
         self._obs: _hooks.Request | None = None  # set when an observer follows this stream
         self._metrics: StreamMetrics | None = None
         self.status: int | None = None
-        self.output_type: Any = None  # the pydantic model of `response_format=Model`, if any
-        self._parsed: Any = None
 
     def __repr__(self) -> str:
         model = self._body.get("model")
