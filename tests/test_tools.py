@@ -54,9 +54,7 @@ def check_round_two_messages(messages: list[dict[str, Any]]) -> None:
     except ImportError:
         pass
     else:
-        checked: list[Any] = TypeAdapter(list[ChatCompletionMessageParam]).validate_python(
-            messages
-        )
+        checked: list[Any] = TypeAdapter(list[ChatCompletionMessageParam]).validate_python(messages)
         for m in checked:
             list(m.get("tool_calls") or ())  # (its items are validated as they are read)
     user, assistant, *tools = messages
