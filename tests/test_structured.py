@@ -237,3 +237,11 @@ def test_bad_executed_tools_are_malformed_chunks() -> None:
     asm.feed([_raw({"executed_tools": ["search"]})], 1)
     assert isinstance(asm.error, MalformedChunkError)
     assert "executed_tools" in str(asm.error)
+
+
+async def test_a_compound_reply_without_streaming_keeps_its_executed_tools(client: Client) -> None:
+    done = await client.complete(model="groq/compound", prompt="groq news")
+    (tool,) = done.executed_tools
+    assert tool.type == "search" and tool.output and len(tool.sources) == 2
+    assert done.raw["usage_breakdown"]["models"][0]["usage"]["completion_tokens"]
+    assert done.message() == done.assistant_message()

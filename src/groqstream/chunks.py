@@ -668,6 +668,14 @@ def _reply_tool_calls(msg: dict[str, Any]) -> list[ToolCall]:
     return out
 
 
+def _reply_executed_tools(msg: dict[str, Any]) -> list[ExecutedTool]:
+    """A compound reply's `message.executed_tools` (anything malformed is left out)."""
+    items = msg.get("executed_tools")
+    if type(items) is not list:
+        return []
+    return [ExecutedTool.from_dict(t) for t in items if type(t) is dict]
+
+
 def _dict_or_none(v: Any) -> dict[str, Any] | None:
     return v if isinstance(v, dict) else None
 
@@ -709,4 +717,5 @@ def parse_completion(
         tool_calls=calls,
         raw=obj,
         attempts=attempts,
+        executed_tools=_reply_executed_tools(msg),
     )

@@ -287,8 +287,13 @@ class Completion:
     tool_calls: list[ToolCall] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
     attempts: int = 1
+    executed_tools: list[ExecutedTool] = field(default_factory=list)
 
     def assistant_message(self) -> dict[str, Any]:
         """The assistant message to append to `messages` for the next turn (tool calls in
         the OpenAI wire shape); see `groqstream.types.assistant_message`."""
+        return assistant_message(self.text, self.tool_calls)
+
+    def message(self) -> dict[str, Any]:
+        """The same as `assistant_message()` (the name `ChatStream.message()` has too)."""
         return assistant_message(self.text, self.tool_calls)

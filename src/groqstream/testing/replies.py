@@ -330,6 +330,9 @@ class ReplyPlan:
         if calls:
             message["tool_calls"] = calls
             message["content"] = None
+        executed = {t["index"]: t for dl, _ in self.deltas for t in dl.get("executed_tools", ())}
+        if executed:
+            message["executed_tools"] = [executed[i] for i in sorted(executed)]
         obj: dict[str, Any] = {
             "id": self.cid,
             "object": "chat.completion",
@@ -339,7 +342,7 @@ class ReplyPlan:
                 {"index": 0, "message": message, "logprobs": None, "finish_reason": self.finish}
             ],
             "usage": self.usage(pacing),
-            "usage_breakdown": None,
+            "usage_breakdown": usage_breakdown(self.usage(pacing)) if self.compound else None,
             "system_fingerprint": "fp_" + self.cid[-10:],
         }
         if self.dialect.x_groq:
