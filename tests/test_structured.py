@@ -245,3 +245,12 @@ async def test_a_compound_reply_without_streaming_keeps_its_executed_tools(clien
     assert tool.type == "search" and tool.output and len(tool.sources) == 2
     assert done.raw["usage_breakdown"]["models"][0]["usage"]["completion_tokens"]
     assert done.message() == done.assistant_message()
+
+
+def test_executed_tools_with_odd_fields_are_kept_without_failing() -> None:
+    t = ExecutedTool.from_dict(
+        {"index": "x", "type": None, "output": 3, "search_results": [1], "code_results": 7}
+    )
+    assert (t.index, t.type, t.output, t.search_results, t.code_results) == (0, "", None, [], [])
+    t.merge({"search_results": {"results": [{"url": "u"}, "junk"]}, "output": "done"})
+    assert t.sources == [("u", "")] and t.output == "done"

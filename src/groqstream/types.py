@@ -165,6 +165,11 @@ def tool_result(call: ToolCall | str, content: Any) -> dict[str, Any]:
     return {"role": "tool", "tool_call_id": cid, "content": text}
 
 
+def _dicts(v: Any) -> list[dict[str, Any]]:
+    """The objects of a list (anything else: none)."""
+    return [x for x in v if isinstance(x, dict)] if isinstance(v, list) else []
+
+
 @dataclass(slots=True)
 class ExecutedTool:
     """A built-in tool a Groq compound model ran on the server (`delta.executed_tools`):
@@ -184,16 +189,16 @@ class ExecutedTool:
     def from_dict(cls, d: dict[str, Any]) -> ExecutedTool:
         """Build from one `executed_tools` item (Groq's `ExecutedTool` shape)."""
         sr = d.get("search_results")
-        results = sr.get("results") if isinstance(sr, dict) else None
         idx = d.get("index")
+        output = d.get("output")
         return cls(
             index=idx if type(idx) is int else 0,
             type=str(d.get("type") or ""),
             arguments=str(d.get("arguments") or ""),
-            output=d.get("output") if isinstance(d.get("output"), str) else None,
-            search_results=[r for r in results or () if isinstance(r, dict)],
-            code_results=[r for r in d.get("code_results") or () if isinstance(r, dict)],
-            browser_results=[r for r in d.get("browser_results") or () if isinstance(r, dict)],
+            output=output if isinstance(output, str) else None,
+            search_results=_dicts(sr.get("results") if isinstance(sr, dict) else None),
+            code_results=_dicts(d.get("code_results")),
+            browser_results=_dicts(d.get("browser_results")),
             raw=d,
         )
 
