@@ -249,11 +249,10 @@ async def test_leaving_the_loop_early_closes_the_stream(
     client: Client, server: SimulatedServer
 ) -> None:
     server.tokens_per_second = 100.0
-    run = client.run_tools(WEATHER, tools=[get_weather], model=MODEL)
-    async for ev in run:
-        if isinstance(ev, groqstream.ReasoningDelta):
-            break  # mid-stream: the model is still thinking
-    await run.aclose()
+    async with client.run_tools(WEATHER, tools=[get_weather], model=MODEL) as run:
+        async for ev in run:
+            if isinstance(ev, groqstream.ReasoningDelta):
+                break  # mid-stream: the model is still thinking
     await server.wait_idle()
     assert server.requests[0].outcome == "client_disconnected"
 

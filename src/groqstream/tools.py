@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import re
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
@@ -353,7 +353,8 @@ def _content(value: Any) -> str:
 class ToolRun:
     """What `client.run_tools(...)` returns: ``async for event in run:`` (or ``await
     run.until_done()`` for the `Final`). `messages` is the conversation as it grows; `rounds`
-    the finished rounds. Leaving the loop early closes the open stream and cancels tools."""
+    the finished rounds. To leave the loop early, ``await run.aclose()`` (or use ``async with
+    client.run_tools(...) as run:``): it closes the open stream and cancels running tools."""
 
     def __init__(
         self,
@@ -384,12 +385,18 @@ class ToolRun:
         self.rounds: list[RoundDone] = []
         self.final: Final | None = None
         self._params = params
-        self._gen: AsyncIterator[ToolEvent] | None = None
+        self._gen: AsyncGenerator[ToolEvent, None] | None = None
 
     def __aiter__(self) -> AsyncIterator[ToolEvent]:
         if self._gen is None:
             self._gen = self._events()
         return self._gen
+
+    async def __aenter__(self) -> ToolRun:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     async def until_done(self) -> Final:
         """Run the loop to its end, discarding the events; the `Final`."""
@@ -402,9 +409,9 @@ class ToolRun:
         """Stop the loop (closing its stream, cancelling running tools)."""
         gen = self._gen
         if gen is not None:
-            await gen.aclose()  # type: ignore[attr-defined]
+            await gen.aclose()
 
-    async def _events(self) -> AsyncIterator[ToolEvent]:
+    async def _events(self) -> AsyncGenerator[ToolEvent, None]:
         specs = [t.to_dict() for t in self.tools.values()]
         for n in range(1, self.max_rounds + 1):
             done: RoundDone | None = None
