@@ -243,6 +243,8 @@ async def test_bad_run_tools_arguments_are_config_errors(client: Client) -> None
         client.run_tools([], tools=[get_weather])
     with pytest.raises(ConfigError, match="a tool must be"):
         client.run_tools(WEATHER, tools=[42])
+    with pytest.raises(ConfigError, match="same name"):
+        client.run_tools(WEATHER, tools=[get_weather, Tool.from_function(get_weather)])
 
 
 async def test_leaving_the_loop_early_closes_the_stream(

@@ -376,9 +376,12 @@ class ToolRun:
             if bad in params:
                 raise ConfigError(f"run_tools does not take {bad}=")
         self._client = client
-        self.tools = {t.name: t for t in map(_as_tool, tools)}
+        listed = [_as_tool(t) for t in tools]
+        self.tools = {t.name: t for t in listed}
         if not self.tools:
             raise ConfigError("run_tools needs at least one tool")
+        if len(self.tools) != len(listed):
+            raise ConfigError("two tools have the same name: the model could not tell them apart")
         self.messages: list[dict[str, Any]] = [dict(m) for m in messages]
         self.max_rounds = max_rounds
         self.tool_timeout = tool_timeout
