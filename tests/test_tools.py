@@ -355,3 +355,13 @@ async def test_the_simulator_refuses_bad_tools_and_options(client: Client) -> No
         with pytest.raises(BadRequestError, match=match):
             async with client.stream(model=MODEL, messages=WEATHER, **params) as s:
                 await s.until_done()
+
+
+def test_a_function_whose_types_cannot_be_read_is_a_config_error() -> None:
+    def f(x: Undefined) -> None:  # type: ignore[name-defined]  # noqa: F821
+        """Uses a name that does not exist."""
+
+    with pytest.raises(ConfigError, match="cannot build a JSON schema for tool 'f'"):
+        Tool.from_function(f)
+    with pytest.raises(ConfigError, match="must be a function"):
+        Tool.from_function(42)  # type: ignore[arg-type]
