@@ -27,6 +27,7 @@ RANKS: dict[str, int] = {
     "sse": 2,
     "_fastpath": 2,
     "_body": 2,
+    "partial_json": 2,
     "chunks": 3,
     "report": 3,
     "_aiohttp_compat": 4,
@@ -34,11 +35,23 @@ RANKS: dict[str, int] = {
     "_looplag": 4,
     "_transport": 5,
     "stream": 6,
+    "structured": 6,
     "fanout": 7,
+    "tools": 7,
     "client": 8,
     "batch": 9,
 }
-SANS_IO = {"errors", "types", "metrics", "ratelimit", "sse", "_fastpath", "_body", "chunks"}
+SANS_IO = {
+    "errors",
+    "types",
+    "metrics",
+    "ratelimit",
+    "sse",
+    "_fastpath",
+    "_body",
+    "chunks",
+    "partial_json",
+}
 TOP = 10  # cli/, bench/, ui/, otel, distributed, __init__, __main__: may use anything below
 
 
@@ -187,7 +200,7 @@ def test_import_groqstream_pulls_in_no_optional_extra() -> None:
     code = (
         "import sys, groqstream, groqstream.testing; "
         "heavy = {'opentelemetry', 'ray', 'starlette', 'plotly', 'rich', 'matplotlib', "
-        "'uvloop', 'fastapi', 'pytest'} & {m.split('.')[0] for m in sys.modules}; "
+        "'uvloop', 'fastapi', 'pytest', 'pydantic'} & {m.split('.')[0] for m in sys.modules}; "
         "print(sorted(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

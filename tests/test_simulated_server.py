@@ -157,7 +157,8 @@ async def test_tool_call_reply_is_cut_only_by_a_cap_it_does_not_fit_under(
 ) -> None:
     props: dict[str, Any] = {"city": {}, "unit": {}, "country": {}, "date": {}}
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"properties": props}}}]
-    async with SimulatedServer(ttft=0, tokens_per_second=0) as srv, aiohttp.ClientSession() as s:
+    sim = SimulatedServer(ttft=0, tokens_per_second=0, dialect="vllm")  # arguments in fragments
+    async with sim as srv, aiohttp.ClientSession() as s:
         _, ev = await raw_stream(s, srv.base_url, tools=tools, max_tokens=cap)
     objs = [o for _, o in ev if isinstance(o, dict) and o["choices"]]
     calls = [o for o in objs if o["choices"][0]["delta"].get("tool_calls")]
@@ -281,6 +282,24 @@ async def test_tool_call_fragments_make_valid_json() -> None:
             for tc in o["choices"][0]["delta"].get("tool_calls") or []:
                 args += tc["function"].get("arguments", "")
     assert set(orjson.loads(args)) == {"city", "unit"}
+
+
+async def test_groq_streams_each_tool_call_whole_in_one_delta() -> None:
+    """As Groq does: id, type, name and all the arguments in one chunk per call."""
+    props = {"city": {"type": "string"}, "days": {"type": "integer"}}
+    tools = [
+        {"type": "function", "function": {"name": n, "parameters": {"properties": props}}}
+        for n in ("f", "g")
+    ]
+    async with SimulatedServer(ttft=0, tokens_per_second=0) as srv, aiohttp.ClientSession() as s:
+        _, ev = await raw_stream(s, srv.base_url, tools=tools, parallel_tool_calls=True)
+    objs = [o for _, o in ev if isinstance(o, dict) and o.get("choices")]
+    frags = [tc for o in objs for tc in o["choices"][0]["delta"].get("tool_calls") or []]
+    assert [f["function"]["name"] for f in frags] == ["f", "g"]
+    for f in frags:
+        assert f["id"].startswith("call_") and f["type"] == "function"
+        args = orjson.loads(f["function"]["arguments"])
+        assert isinstance(args["city"], str) and isinstance(args["days"], int)
 
 
 async def test_non_streaming_reply_shape() -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from groqstream import ChatStream, Client
+from groqstream import ChatStream, Client, ToolRun
 from groqstream.testing import Fault, SimulatedServer
 from groqstream.ui import RelayHub, aiohttp_response, ui_messages_to_chat
 
@@ -37,6 +37,15 @@ WEATHER_TOOL = {
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
     },
 }
+
+
+async def get_weather(city: str) -> dict[str, Any]:
+    """Current weather for a city.
+
+    Args:
+        city: The city name.
+    """
+    return {"city": city, "temperature": 21}
 
 
 def _installed(d: Path) -> bool:
@@ -73,6 +82,7 @@ class Backend:
     url: str
     hub: RelayHub
     streams: list[ChatStream] = field(default_factory=list)
+    runs: list[ToolRun] = field(default_factory=list)
 
     async def run_node(self, ai_dir: Path, mode: str, pkg: str, chat_id: str, **body: Any) -> Any:
         proc = await asyncio.create_subprocess_exec(
@@ -104,7 +114,13 @@ async def backend(client: Client) -> AsyncIterator[Backend]:
             params["tools"] = [WEATHER_TOOL]
         if body.get("fault"):
             params["sim_fault"] = body["fault"]
-        s = client.stream(model=MODEL, messages=ui_messages_to_chat(body["messages"]), **params)
+        messages = ui_messages_to_chat(body["messages"])
+        if body.get("toolLoop"):  # a whole tool loop, relayed round by round
+            run = client.run_tools(messages, tools=[get_weather], model=MODEL)
+            b.runs.append(run)
+            return await aiohttp_response(request, run, protocol="vercel")
+        model = "groq/compound" if body.get("compound") else MODEL
+        s = client.stream(model=model, messages=messages, **params)
         b.streams.append(s)
         return await aiohttp_response(request, s, protocol="vercel")
 
@@ -205,3 +221,44 @@ async def test_resume_stream_replays_then_goes_live(
     assert reasoning["text"] == s.reasoning
     none = await backend.run_node(ai_sdk_dir, "reconnect", "ai", "no-such-chat")
     assert none["empty"] is True and none["errors"] == []
+
+
+@pytest.mark.parametrize("pkg", ["ai", "ai5"])
+async def test_use_chat_reads_a_tool_loop_reasoning_tool_outputs_and_steps(
+    backend: Backend, ai_sdk_dir: Path, pkg: str
+) -> None:
+    result = await backend.run_node(ai_sdk_dir, "send", pkg, "chat-t", toolLoop=True)
+    assert result["errors"] == []
+    (run,) = backend.runs
+    final = run.final
+    assert final is not None
+    msg = result["message"]
+    (tool,) = _parts(msg, "tool-get_weather")
+    (call,) = final.rounds[0].tool_calls
+    assert tool["toolCallId"] == call.id and tool["input"] == call.parsed_arguments()
+    assert tool["state"] == "output-available"
+    assert tool["output"] == {"city": call.parsed_arguments()["city"], "temperature": 21}
+    assert len(_parts(msg, "step-start")) == 2  # one per round
+    reasoning = _parts(msg, "reasoning")
+    assert len(reasoning) == 2 and all(r["state"] == "done" for r in reasoning)
+    assert reasoning[-1]["text"] == final.reasoning
+    (text,) = _parts(msg, "text")
+    assert text["text"] == final.text and text["state"] == "done"
+    types = _chunk_types(result)
+    assert types.count("tool-output-available") == 1
+    assert types.index("tool-input-available") < types.index("tool-output-available")
+    assert types.index("tool-output-available") < types.index("finish-step")
+    finish = [c for c in result["chunks"] if c["type"] == "finish"]
+    assert finish == [{"type": "finish", "finishReason": "stop"}]
+
+
+async def test_use_chat_reads_compound_search_results_as_sources(
+    backend: Backend, ai_sdk_dir: Path
+) -> None:
+    result = await backend.run_node(ai_sdk_dir, "send", "ai", "chat-c", compound=True)
+    assert result["errors"] == []
+    (s,) = backend.streams
+    sources = _parts(result["message"], "source-url")
+    (executed,) = s.executed_tools
+    assert [(p["url"], p["title"]) for p in sources] == executed.sources
+    assert _parts(result["message"], "text")[0]["text"] == s.text

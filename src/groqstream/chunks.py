@@ -18,6 +18,7 @@ import orjson
 
 from . import _fastpath
 from .errors import (
+    FAILED_GENERATION_CODES,
     APIStatusError,
     GroqStreamError,
     MalformedChunkError,
@@ -25,7 +26,7 @@ from .errors import (
     status_error_class,
 )
 from .sse import ServerSentEvent
-from .types import Completion, Delta, ToolCall, Usage
+from .types import Completion, CompoundDelta, Delta, ExecutedTool, ToolCall, Usage
 
 __all__ = ["ChunkAssembler", "error_from_payload", "parse_completion", "status_for_error_type"]
 
@@ -58,6 +59,7 @@ _ERROR_STATUS: tuple[tuple[str, int], ...] = (
     ("permission", 403),
     ("not_found", 404),
     ("tool_use_failed", 400),
+    ("json_validate_failed", 400),
     ("invalid", 400),
     ("context_length", 400),
     ("bad_request", 400),
@@ -111,6 +113,22 @@ def error_from_payload(
     if status is None:
         status = status_for_error_type(error_type, code)
     cls = status_error_class(status)
+    special = FAILED_GENERATION_CODES.get(code or "") if status == 400 else None
+    if special is not None:
+        e = special(
+            message,
+            status=status,
+            body=payload,
+            request_id=request_id,
+            retry_after=retry_after,
+            headers=headers,
+            error_type=error_type,
+            code=code,
+            in_stream=in_stream,
+        )
+        fg = err.get("failed_generation") if isinstance(err, dict) else None
+        e.failed_generation = bounded(fg, 65536) if isinstance(fg, str) else None
+        return e
     return cls(
         message,
         status=status,
@@ -228,6 +246,8 @@ def _choice(ch: Any, arrived_ns: int) -> Delta | None:
             for frag in tool_calls:
                 _fragment(frag)
             tool_calls = tool_calls or None
+        if not content and "executed_tools" in delta:  # Groq compound: never on text chunks
+            return _compound(delta, content, reasoning, tool_calls, finish, ch, arrived_ns)
     elif delta is not None and type(delta) is not dict:
         raise _BadShape("`delta` is not an object")
     else:
@@ -235,6 +255,29 @@ def _choice(ch: Any, arrived_ns: int) -> Delta | None:
     if not (content or reasoning or tool_calls or finish):
         return None  # role-only or empty chunk: nothing for the user
     return Delta(content, reasoning, tool_calls, finish, _int_field(ch, "index"), arrived_ns)
+
+
+def _compound(
+    delta: dict[str, Any],
+    content: str,
+    reasoning: str | None,
+    tool_calls: list[Any] | None,
+    finish: str | None,
+    ch: dict[str, Any],
+    arrived_ns: int,
+) -> Delta | None:
+    """A delta with Groq compound models' `executed_tools`, shape-checked."""
+    executed = delta["executed_tools"]
+    if executed is None:
+        executed = []
+    if type(executed) is not list or any(type(t) is not dict for t in executed):
+        raise _BadShape("`executed_tools` is not a list of objects")
+    if not (reasoning or tool_calls or finish or executed):
+        return None
+    index = _int_field(ch, "index")
+    if not executed:
+        return Delta(content, reasoning, tool_calls, finish, index, arrived_ns)
+    return CompoundDelta(content, reasoning, tool_calls, finish, index, arrived_ns, executed)
 
 
 # How many times one stream may try to learn a chunk template: streams whose chunks never
@@ -253,6 +296,7 @@ class ChunkAssembler:
 
     __slots__ = (
         "_content",
+        "_executed",
         "_learn_budget",
         "_reasoning",
         "_template",
@@ -267,10 +311,13 @@ class ChunkAssembler:
         "done",
         "error",
         "finish_reasons",
+        "first_content_ns",
+        "first_reasoning_ns",
         "model",
         "output_ns",
         "request_id",
         "system_fingerprint",
+        "usage_breakdown",
     )
 
     def __init__(self) -> None:
@@ -283,7 +330,11 @@ class ChunkAssembler:
         self.completion_id: str | None = None
         self.model: str | None = None
         self.system_fingerprint: str | None = None
-        self._content: dict[int, list[str]] = {0: []}
+        self._content: dict[int, list[str]] = {}
+        self.first_content_ns: dict[int, int] = {}  # choice -> stamp of its first answer text
+        self.first_reasoning_ns: dict[int, int] = {}  # choice -> stamp of its first reasoning
+        self._executed: dict[int, dict[int, ExecutedTool]] = {}
+        self.usage_breakdown: dict[str, Any] | None = None
         self._reasoning: dict[int, list[str]] = {}
         self._tools: dict[tuple[int, int], _ToolCallParts] = {}
         self._usage: dict[str, Any] | None = None
@@ -332,10 +383,7 @@ class ChunkAssembler:
         tpl = self._template
         if tpl is None:
             return 0
-        texts = self._content if tpl.content else self._reasoning
-        n = _fastpath.run(
-            tpl, events, arrived_ns, out, texts.setdefault(tpl.index, []), self.output_ns
-        )
+        n = _fastpath.run(tpl, events, arrived_ns, out, self._tpl_texts, self.output_ns)
         self.chunks += n
         return n
 
@@ -453,9 +501,19 @@ class ChunkAssembler:
     def _accumulate(self, d: Delta) -> None:
         index = d.index
         if d.content:
-            self._content.setdefault(index, []).append(d.content)
+            texts = self._content.get(index)
+            if texts is None:  # the choice's first answer text: its stamp is a metric
+                texts = self._content[index] = []
+                self.first_content_ns.setdefault(index, d.arrived_ns)
+            texts.append(d.content)
+        elif d.executed_tools:
+            self._executed_tools(d.executed_tools, index)
         if d.reasoning:
-            self._reasoning.setdefault(index, []).append(d.reasoning)
+            thoughts = self._reasoning.get(index)
+            if thoughts is None:
+                thoughts = self._reasoning[index] = []
+                self.first_reasoning_ns.setdefault(index, d.arrived_ns)
+            thoughts.append(d.reasoning)
         if d.tool_calls:
             for frag in d.tool_calls:
                 ti, cid, kind, name, args = _fragment(frag)
@@ -465,6 +523,18 @@ class ChunkAssembler:
                 parts.add(cid, kind, name, args)
         if d.finish_reason:
             self.finish_reasons[index] = d.finish_reason
+
+    def _executed_tools(self, items: list[dict[str, Any]], index: int) -> None:
+        """Keep compound models' executed tools, merging later views of the same tool."""
+        tools = self._executed.setdefault(index, {})
+        for item in items:
+            ti = item.get("index")
+            key = ti if type(ti) is int else len(tools)
+            known = tools.get(key)
+            if known is None:
+                tools[key] = ExecutedTool.from_dict(item)
+            else:
+                known.merge(item)
 
     def _first_chunk(self, obj: dict[str, Any]) -> None:
         cid = obj.get("id")
@@ -487,6 +557,9 @@ class ChunkAssembler:
             if isinstance(u, dict):
                 self._xgroq_usage = u
                 recorded = True
+                ub = xg.get("usage_breakdown")  # compound models: usage per model
+                if isinstance(ub, dict):
+                    self.usage_breakdown = ub
         u = obj.get("usage")
         if isinstance(u, dict):
             self._usage = u
@@ -550,6 +623,11 @@ class ChunkAssembler:
         parts = self._reasoning.get(index)
         return "".join(parts) if parts else None
 
+    def executed_tools(self, index: int = 0) -> list[ExecutedTool]:
+        """The built-in tools a compound model ran for a choice, in their index order."""
+        tools = self._executed.get(index)
+        return [tools[k] for k in sorted(tools)] if tools else []
+
     def tool_calls(self, index: int = 0) -> list[ToolCall]:
         """The tool calls of a choice, assembled from their fragments, in tool index order."""
         calls = [p for (ci, _), p in self._tools.items() if ci == index]
@@ -603,6 +681,14 @@ def _reply_tool_calls(msg: dict[str, Any]) -> list[ToolCall]:
     return out
 
 
+def _reply_executed_tools(msg: dict[str, Any]) -> list[ExecutedTool]:
+    """A compound reply's `message.executed_tools` (anything malformed is left out)."""
+    items = msg.get("executed_tools")
+    if type(items) is not list:
+        return []
+    return [ExecutedTool.from_dict(t) for t in items if type(t) is dict]
+
+
 def _dict_or_none(v: Any) -> dict[str, Any] | None:
     return v if isinstance(v, dict) else None
 
@@ -644,4 +730,5 @@ def parse_completion(
         tool_calls=calls,
         raw=obj,
         attempts=attempts,
+        executed_tools=_reply_executed_tools(msg),
     )

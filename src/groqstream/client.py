@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from functools import partial
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import anyio
@@ -40,6 +40,17 @@ from .models import DEFAULT_MODEL
 from .sse import DEFAULT_MAX_EVENT_BYTES
 from .stream import ChatStream
 from .types import Completion
+
+if TYPE_CHECKING:
+    from .tools import ToolRun
+
+
+def _structured_format(model: str, output_type: Any) -> tuple[Any, dict[str, Any] | None]:
+    """`response_format=Model` → the wire `response_format` and a system note (JSON mode)."""
+    from .structured import response_format_for
+
+    return response_format_for(model, output_type)
+
 
 __all__ = [
     "GROQ_BASE_URL",
@@ -218,13 +229,60 @@ class Client:
         request only.
         """
         transport = self._ready()
+        output_type = params.get("response_format")
+        if output_type is not None and not isinstance(output_type, Mapping):
+            messages, system = self._structured(model, messages, system, params)
+        else:
+            output_type = None
         body = self._body(model, messages, prompt, system, params, stream=True)
-        return ChatStream(
+        s = ChatStream(
             transport,
             body,
             self.retry_policy,
             extra_headers=checked_headers(extra_headers) if extra_headers else None,
             max_event_bytes=self.max_event_bytes,
+        )
+        s.output_type = output_type
+        return s
+
+    def _structured(
+        self,
+        model: str | None,
+        messages: Sequence[Message] | None,
+        system: str | None,
+        params: dict[str, Any],
+    ) -> tuple[Sequence[Message] | None, str | None]:
+        """`response_format=Model` → the wire `response_format` (in `params`), and the
+        messages / system prompt with the schema note JSON mode needs."""
+        fmt, note = _structured_format(model or self.default_model, params["response_format"])
+        params["response_format"] = fmt
+        if note is not None:
+            if messages is None:
+                system = f"{system}\n\n{note['content']}" if system else note["content"]
+            else:
+                messages = [note, *messages]
+        return messages, system
+
+    def run_tools(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[Any],
+        max_rounds: int = 8,
+        tool_timeout: float | None = 30.0,
+        **params: Any,
+    ) -> ToolRun:
+        """Run a tool loop: stream, run the tool calls (concurrently), send their results
+        back, until the model answers without tools. An async iterator of typed events (see
+        `groqstream.tools`): text and reasoning deltas, tool call started / arguments delta /
+        done, tool result, round done, final. `tools` are plain (async or sync) functions
+        whose JSON schema comes from their type hints and docstrings, `Tool`s, or explicit
+        `{"type": "function", ...}` schemas paired with a function. Every other keyword is a
+        `stream()` parameter (model, temperature, tool_choice, ...)."""
+        from .tools import ToolRun
+
+        return ToolRun(
+            self, messages, tools, max_rounds=max_rounds, tool_timeout=tool_timeout, **params
         )
 
     def fan_out(
@@ -287,8 +345,13 @@ class Client:
         extra_headers: Mapping[str, str] | None = None,
         **params: Any,
     ) -> Completion:
-        """A non-streaming chat completion (retried like a stream; `total` timeout applies)."""
+        """A non-streaming chat completion (retried like a stream; `total` timeout applies).
+        `response_format=Model` sends the model's schema as `stream()` does; validate the
+        reply with ``Model.model_validate_json(completion.text)``."""
         transport = self._ready()
+        rf = params.get("response_format")
+        if rf is not None and not isinstance(rf, Mapping):
+            messages, system = self._structured(model, messages, system, params)
         body = self._body(model, messages, prompt, system, params, stream=False)
         headers = checked_headers(extra_headers) if extra_headers else None
         attempt = partial(self._complete_once, transport, body, headers)

@@ -25,6 +25,7 @@ __all__ = [
     "GroqStreamError",
     "IdleTimeout",
     "InternalServerError",
+    "JSONValidateFailedError",
     "MalformedChunkError",
     "MissingAPIKeyError",
     "NotFoundError",
@@ -35,6 +36,9 @@ __all__ = [
     "RequestTimeoutError",
     "RequestTooLargeError",
     "StreamInterrupted",
+    "StructuredOutputError",
+    "ToolLoopError",
+    "ToolUseFailedError",
     "TotalTimeout",
     "UnprocessableEntityError",
     "status_error_class",
@@ -189,6 +193,27 @@ class BadRequestError(APIStatusError):
     """400: the request was invalid (also Groq's `tool_use_failed`)."""
 
 
+class ToolUseFailedError(BadRequestError):
+    """Groq's `tool_use_failed` (400, or an error inside the stream): the model produced a tool
+    call the server could not parse; `failed_generation` holds what it generated."""
+
+    failed_generation: str | None = None
+
+
+class JSONValidateFailedError(BadRequestError):
+    """Groq's `json_validate_failed` (400): JSON mode or a `json_schema` response format got
+    output that is not valid JSON or does not fit the schema; `failed_generation` holds it."""
+
+    failed_generation: str | None = None
+
+
+FAILED_GENERATION_CODES: dict[str, type[ToolUseFailedError] | type[JSONValidateFailedError]] = {
+    "tool_use_failed": ToolUseFailedError,
+    "json_validate_failed": JSONValidateFailedError,
+}
+"""Groq error `code`s that carry a `failed_generation`, and their error classes."""
+
+
 class AuthenticationError(APIStatusError):
     """401: the API key is missing, wrong or revoked."""
 
@@ -269,6 +294,26 @@ def status_error_class(status: int) -> type[APIStatusError]:
     if status >= 500:
         return InternalServerError
     return _BY_STATUS.get(status, APIStatusError)
+
+
+class ToolLoopError(GroqStreamError):
+    """`run_tools` could not finish: the model still asked for tools after `max_rounds`
+    rounds (`rounds` is how many ran; `messages` the conversation so far)."""
+
+    def __init__(self, message: str, *, rounds: int, messages: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.rounds = rounds
+        self.messages = messages
+
+
+class StructuredOutputError(GroqStreamError):
+    """A structured-output reply did not validate against its model: `text` is the reply,
+    `errors` the validator's description of what is wrong."""
+
+    def __init__(self, message: str, *, text: str, errors: str) -> None:
+        super().__init__(message)
+        self.text = bounded(text)
+        self.errors = bounded(errors)
 
 
 # --- protocol -----------------------------------------------------------------------------

@@ -85,6 +85,9 @@ class StreamMetrics:
     Times are in seconds. `ttft_s`, `tpot_s` and `output_tokens_per_s` are None when the
     stream carried too little output to define them. `server_*` fields come from the
     server's usage (Groq's `x_groq.usage`, llama.cpp's `timings`) and are None otherwise.
+    For reasoning models, `time_to_first_reasoning_s` is request sent → first reasoning
+    text and `time_to_first_answer_s` request sent → first answer (content) text; TTFT is the
+    earlier of the two (or of a tool call's first fragment).
     """
 
     ttft_s: float | None
@@ -101,6 +104,8 @@ class StreamMetrics:
     server_total_s: float | None = None
     start_ns: int = 0
     end_ns: int = 0
+    time_to_first_reasoning_s: float | None = None
+    time_to_first_answer_s: float | None = None
     output_ns: list[int] = field(default_factory=list, repr=False, compare=False)
     loop_lag_s: float | None = None
 
@@ -150,6 +155,9 @@ def compute_metrics(
     output_ns: list[int],
     usage: Usage | None = None,
     loop_lag_s: float | None = None,
+    *,
+    first_reasoning_ns: int | None = None,
+    first_answer_ns: int | None = None,
 ) -> StreamMetrics:
     """Compute `StreamMetrics` from the request's send stamp, its end stamp, the arrival stamp
     of each output-carrying chunk, the server's usage (all stamps `perf_counter_ns()`) and the
@@ -184,6 +192,12 @@ def compute_metrics(
         server_total_s=usage.total_time if usage else None,
         start_ns=start_ns,
         end_ns=end_ns,
+        time_to_first_reasoning_s=(
+            (first_reasoning_ns - start_ns) / _NS if first_reasoning_ns is not None else None
+        ),
+        time_to_first_answer_s=(
+            (first_answer_ns - start_ns) / _NS if first_answer_ns is not None else None
+        ),
         output_ns=output_ns,
         loop_lag_s=loop_lag_s,
     )

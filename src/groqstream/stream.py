@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -43,10 +43,11 @@ from .errors import (
 )
 from .metrics import StreamMetrics, compute_metrics
 from .sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder
-from .types import Delta, ToolCall, Usage, assistant_message
+from .types import Delta, ExecutedTool, ToolCall, Usage, assistant_message
 
 if TYPE_CHECKING:
     from ._transport import Transport
+    from .structured import Partial
 
 __all__ = ["ChatStream", "StreamState"]
 
@@ -182,6 +183,10 @@ class ChatStream:
     `metrics` describe the whole completion. Leaving the block, breaking out of the loop or
     cancelling the task closes the connection at once so the server stops generating.
     """
+
+    output_type: Any = None
+    """The pydantic model of `response_format=Model` (set by `Client.stream`), else None."""
+    _parsed: Any = None
 
     def __init__(
         self,
@@ -589,7 +594,16 @@ class ChatStream:
         lag_s = self._lag_s
         if lag_s is None and self._lag is not None and self._start_ns:
             lag_s = self._lag.bound_since(self._start_ns)  # still open: the bound so far
-        m = compute_metrics(self._start_ns, end, self._asm.output_ns, self._asm.usage, lag_s)
+        asm = self._asm
+        m = compute_metrics(
+            self._start_ns,
+            end,
+            asm.output_ns,
+            asm.usage,
+            lag_s,
+            first_reasoning_ns=asm.first_reasoning_ns.get(0),
+            first_answer_ns=asm.first_content_ns.get(0),
+        )
         if self._state is StreamState.FINISHED:
             self._metrics = m
         return m
@@ -602,3 +616,36 @@ class ChatStream:
         """The assistant message to append to `messages` for the next turn: choice 0's text
         and tool calls, in the OpenAI wire shape (call it once the stream is finished)."""
         return assistant_message(self.text, self.tool_calls)
+
+    def message(self) -> dict[str, Any]:
+        """The assistant message with its `tool_calls`, to append to `messages` (the same
+        as `assistant_message()`)."""
+        return assistant_message(self.text, self.tool_calls)
+
+    @property
+    def executed_tools(self) -> list[ExecutedTool]:
+        """The built-in tools a Groq compound model ran (web search, code, browser)."""
+        return self._asm.executed_tools()
+
+    @property
+    def usage_breakdown(self) -> dict[str, Any] | None:
+        """Groq compound models' `x_groq.usage_breakdown` (usage per model), if sent."""
+        return self._asm.usage_breakdown
+
+    def partial(self) -> AsyncIterator[Partial]:
+        """Iterate the structured reply as it grows: ``async for p in s.partial()`` yields
+        `Partial(value, completed, done)` per delta (see `groqstream.structured`). It reads
+        the stream itself; incremental, so the total work is linear in the document."""
+        from .structured import iter_partial
+
+        return iter_partial(self)
+
+    @property
+    def parsed(self) -> Any:
+        """The whole reply validated into the `response_format` model (or decoded JSON
+        without one); `StructuredOutputError` if it does not fit. Read it after the stream."""
+        if self._parsed is None:
+            from .structured import parse_output
+
+            self._parsed = parse_output(self.output_type, self.text)
+        return self._parsed

@@ -11,7 +11,16 @@ from typing import Any
 
 import orjson
 
-__all__ = ["Completion", "Delta", "ToolCall", "Usage", "assistant_message"]
+__all__ = [
+    "Completion",
+    "Delta",
+    "ExecutedTool",
+    "FunctionCall",
+    "ToolCall",
+    "Usage",
+    "assistant_message",
+    "tool_result",
+]
 
 
 class Delta:
@@ -24,6 +33,10 @@ class Delta:
     """
 
     __slots__ = ("arrived_ns", "content", "finish_reason", "index", "reasoning", "tool_calls")
+
+    executed_tools: list[dict[str, Any]] | None = None
+    """Groq compound models' `delta.executed_tools` (raw) — set only on the rare deltas that
+    carry them (`CompoundDelta`); a class-level None for every other delta, at no cost."""
 
     def __init__(
         self,
@@ -68,15 +81,52 @@ class Delta:
     __hash__ = None  # type: ignore[assignment]
 
 
+class CompoundDelta(Delta):
+    """A `Delta` that also carries Groq compound models' `executed_tools` (built-in tools the
+    server ran: web search, code execution, browsing)."""
+
+    __slots__ = ("executed_tools",)  # shadows Delta's class-level None
+
+    def __init__(
+        self,
+        content: str,
+        reasoning: str | None,
+        tool_calls: list[dict[str, Any]] | None,
+        finish_reason: str | None,
+        index: int,
+        arrived_ns: int,
+        executed_tools: list[dict[str, Any]],
+    ) -> None:
+        super().__init__(content, reasoning, tool_calls, finish_reason, index, arrived_ns)
+        self.executed_tools = executed_tools
+
+
+@dataclass(slots=True, frozen=True)
+class FunctionCall:
+    """The `function` of a tool call, as OpenAI shapes it: `name` and `arguments` (JSON text)."""
+
+    name: str
+    arguments: str
+
+
 @dataclass(slots=True)
 class ToolCall:
-    """A complete tool call, assembled from a stream's fragments (or a full reply)."""
+    """A complete tool call, assembled from a stream's fragments (or a full reply).
+
+    OpenAI-shaped: `call.id`, `call.function.name`, `call.function.arguments`; the flat
+    `call.name` / `call.arguments` are the same values.
+    """
 
     id: str
     name: str
     arguments: str
     type: str = "function"
     index: int = 0
+
+    @property
+    def function(self) -> FunctionCall:
+        """`name` and `arguments`, as `call.function.name` / `call.function.arguments`."""
+        return FunctionCall(self.name, self.arguments)
 
     def parsed_arguments(self) -> Any:
         """The arguments decoded from JSON (raises `orjson.JSONDecodeError` if invalid)."""
@@ -106,6 +156,71 @@ def assistant_message(text: str, tool_calls: Sequence[ToolCall] = ()) -> dict[st
     return message
 
 
+def tool_result(call: ToolCall | str, content: Any) -> dict[str, Any]:
+    """The `tool` message answering `call` (a `ToolCall` or its id): ``{"role": "tool",
+    "tool_call_id": ..., "content": ...}``. A string `content` goes as is; anything else is
+    sent as JSON text."""
+    cid = call if isinstance(call, str) else call.id
+    text = content if isinstance(content, str) else orjson.dumps(content, default=str).decode()
+    return {"role": "tool", "tool_call_id": cid, "content": text}
+
+
+def _dicts(v: Any) -> list[dict[str, Any]]:
+    """The objects of a list (anything else: none)."""
+    return [x for x in v if isinstance(x, dict)] if isinstance(v, list) else []
+
+
+@dataclass(slots=True)
+class ExecutedTool:
+    """A built-in tool a Groq compound model ran on the server (`delta.executed_tools`):
+    `type` ("search", "python", "browser_automation", "visit", ...), its `arguments` (JSON
+    text), `output`, and the structured results it returned (`raw` keeps the object whole)."""
+
+    index: int
+    type: str
+    arguments: str = ""
+    output: str | None = None
+    search_results: list[dict[str, Any]] = field(default_factory=list)
+    code_results: list[dict[str, Any]] = field(default_factory=list)
+    browser_results: list[dict[str, Any]] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ExecutedTool:
+        """Build from one `executed_tools` item (Groq's `ExecutedTool` shape)."""
+        sr = d.get("search_results")
+        idx = d.get("index")
+        output = d.get("output")
+        return cls(
+            index=idx if type(idx) is int else 0,
+            type=str(d.get("type") or ""),
+            arguments=str(d.get("arguments") or ""),
+            output=output if isinstance(output, str) else None,
+            search_results=_dicts(sr.get("results") if isinstance(sr, dict) else None),
+            code_results=_dicts(d.get("code_results")),
+            browser_results=_dicts(d.get("browser_results")),
+            raw=d,
+        )
+
+    def merge(self, d: dict[str, Any]) -> None:
+        """Take a later chunk's view of the same tool (its output arrives after its start)."""
+        new = ExecutedTool.from_dict({**self.raw, **{k: v for k, v in d.items() if v is not None}})
+        for name in ("type", "arguments", "output", "search_results", "code_results"):
+            setattr(self, name, getattr(new, name))
+        self.browser_results = new.browser_results
+        self.raw = new.raw
+
+    @property
+    def sources(self) -> list[tuple[str, str]]:
+        """(url, title) of every web page the tool's results cite (search and browser)."""
+        out = []
+        for r in (*self.search_results, *self.browser_results):
+            url = r.get("url")
+            if isinstance(url, str) and url:
+                out.append((url, str(r.get("title") or "")))
+        return out
+
+
 def _f(d: dict[str, Any], key: str) -> float | None:
     v = d.get(key)
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
@@ -132,6 +247,7 @@ class Usage:
     prompt_time: float | None = None
     completion_time: float | None = None
     total_time: float | None = None
+    cached_tokens: int | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -139,6 +255,8 @@ class Usage:
         """Build from an OpenAI/Groq `usage` object (plus llama.cpp `timings` if given)."""
         details = d.get("completion_tokens_details")
         reasoning = _i(details, "reasoning_tokens") if isinstance(details, dict) else None
+        pdetails = d.get("prompt_tokens_details")
+        cached = _i(pdetails, "cached_tokens") if isinstance(pdetails, dict) else None
         prompt_time = _f(d, "prompt_time")
         completion_time = _f(d, "completion_time")
         if timings:
@@ -151,6 +269,7 @@ class Usage:
             completion_tokens=_i(d, "completion_tokens"),
             total_tokens=_i(d, "total_tokens"),
             reasoning_tokens=reasoning,
+            cached_tokens=cached,
             queue_time=_f(d, "queue_time"),
             prompt_time=prompt_time,
             completion_time=completion_time,
@@ -173,8 +292,13 @@ class Completion:
     tool_calls: list[ToolCall] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
     attempts: int = 1
+    executed_tools: list[ExecutedTool] = field(default_factory=list)
 
     def assistant_message(self) -> dict[str, Any]:
         """The assistant message to append to `messages` for the next turn (tool calls in
         the OpenAI wire shape); see `groqstream.types.assistant_message`."""
+        return assistant_message(self.text, self.tool_calls)
+
+    def message(self) -> dict[str, Any]:
+        """The same as `assistant_message()` (the name `ChatStream.message()` has too)."""
         return assistant_message(self.text, self.tool_calls)

@@ -21,6 +21,8 @@ class Dialect:
     - `ping_interval`: seconds between `: ping` comments while streaming (None: never).
     - `send_done`: end with `data: [DONE]`.
     - `request_id_header`, `rate_limit_headers`: send `x-request-id` / `x-ratelimit-*`.
+    - `whole_tool_calls`: each tool call in one delta (id, name and all its arguments), as Groq
+      streams them; otherwise the arguments come in fragments after a head, as OpenAI's do.
     """
 
     name: str
@@ -34,11 +36,17 @@ class Dialect:
     send_done: bool = True
     request_id_header: bool = False
     rate_limit_headers: bool = False
+    whole_tool_calls: bool = False
 
 
 DIALECTS: dict[str, Dialect] = {
     "groq": Dialect(
-        "groq", "reasoning", x_groq=True, request_id_header=True, rate_limit_headers=True
+        "groq",
+        "reasoning",
+        x_groq=True,
+        request_id_header=True,
+        rate_limit_headers=True,
+        whole_tool_calls=True,
     ),
     "openai": Dialect("openai", None, request_id_header=True),
     "vllm": Dialect("vllm", "reasoning_content"),

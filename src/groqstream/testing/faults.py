@@ -31,6 +31,7 @@ class Fault:
     error_type: str | None = None
     code: str | None = None
     as_event: bool = False
+    failed_generation: str | None = None
 
     @classmethod
     def status(
@@ -118,6 +119,42 @@ class Fault:
             code=code,
             message=message,
             as_event=as_event,
+        )
+
+    @classmethod
+    def tool_use_failed(
+        cls, failed_generation: str, *, in_stream_after: int | None = None
+    ) -> Fault:
+        """Groq's `tool_use_failed`: the model wrote a tool call Groq could not parse. A 400
+        with `failed_generation` (or, with `in_stream_after`, an error object inside the
+        stream after that many chunks)."""
+        message = (
+            "Failed to call a function. Please adjust your prompt. "
+            "See 'failed_generation' for more details."
+        )
+        kind = "status" if in_stream_after is None else "stream_error"
+        return cls(
+            kind,
+            http_status=400,
+            after_chunks=in_stream_after or 0,
+            message=message,
+            error_type="invalid_request_error",
+            code="tool_use_failed",
+            failed_generation=failed_generation,
+        )
+
+    @classmethod
+    def json_validate_failed(cls, failed_generation: str) -> Fault:
+        """Groq's `json_validate_failed` (400): JSON mode / a json_schema format got output
+        that does not validate; the body carries `failed_generation`."""
+        return cls(
+            "status",
+            http_status=400,
+            message="Failed to validate JSON. Please adjust your prompt. "
+            "See 'failed_generation' for more details.",
+            error_type="invalid_request_error",
+            code="json_validate_failed",
+            failed_generation=failed_generation,
         )
 
     @classmethod

@@ -21,7 +21,10 @@ from typing import Any
 
 import orjson
 
+from .compound import COMPOUND_MODELS, executed_tool_deltas, usage_breakdown
+from .conversation import last_tool_results
 from .dialects import Dialect
+from .schema_values import sample
 from .textgen import make_rng, words
 
 __all__ = ["Pacing", "ReplyPlan", "requested_cap"]
@@ -50,6 +53,21 @@ class Pacing:
         """Seconds between chunks (0 when unpaced)."""
         tps = self.tokens_per_second
         return self.tokens_per_chunk / tps if 0 < tps < float("inf") else 0.0
+
+
+def _schema_in_prompt(body: dict[str, Any]) -> dict[str, Any] | None:
+    """JSON mode: a JSON Schema written into a system message, which the simulated model then
+    follows (as a real one, told so, tries to)."""
+    for m in body.get("messages") or ():
+        content = m.get("content") if isinstance(m, dict) else None
+        if m.get("role") == "system" and isinstance(content, str) and "{" in content:
+            try:
+                schema = orjson.loads(content[content.index("{") :])
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(schema, dict) and "properties" in schema:
+                return schema
+    return None
 
 
 class ReplyPlan:
@@ -82,16 +100,36 @@ class ReplyPlan:
         reasoning_n = reasoning_tokens if self._reasons(body, reasoning_models) else 0
         if cap is not None:
             reasoning_n = min(reasoning_n, cap)
-        if reasoning_n:
-            r = words(rng, reasoning_n, prefix=("Let", "me", "think", "about", "this."))
-            self._add_text(str(dialect.reasoning_field), r)
+        self.compound = self.model in COMPOUND_MODELS and dialect.x_groq
+        if self.compound:
+            self.deltas.extend((d, 1) for d in executed_tool_deltas(prompt, rng))
+        raw = body.get("reasoning_format") == "raw"
+        self.reasoning_n = reasoning_n
+        reasoning = (
+            words(rng, reasoning_n, prefix=("Let", "me", "think", "about", "this."))
+            if reasoning_n
+            else []
+        )
+        if reasoning and not raw:
+            self._add_text(str(dialect.reasoning_field), reasoning)
         tools = body.get("tools")
-        if tools and body.get("tool_choice") != "none" and isinstance(tools, list):
+        results = last_tool_results(messages)
+        choice = body.get("tool_choice")
+        calls_tools = choice == "required" or (choice != "none" and results is None)
+        if tools and calls_tools and isinstance(tools, list):
             self._tool_deltas(tools, body, prompt, rng, cap, reasoning_n)
         else:
             n = output_tokens if cap is None else cap - reasoning_n
-            self._add_text("content", words(rng, n))
-            self.finish = "stop" if cap is None else "length"
+            answer = self._answer(body, results, rng, n)
+            if raw and reasoning:  # Groq's `raw`: the reasoning inside <think> in the content
+                answer = ["<think>", *reasoning, "</think>", *answer]
+            room = None if cap is None else cap - (0 if raw else reasoning_n)
+            if room is not None and len(answer) >= room:
+                answer = answer[:room]
+                self.finish = "length"
+            else:
+                self.finish = "stop"
+            self._add_text("content", answer)
         self.completion_tokens = sum(t for _, t in self.deltas)
         so = body.get("stream_options")
         self.include_usage = isinstance(so, dict) and bool(so.get("include_usage"))
@@ -105,7 +143,28 @@ class ReplyPlan:
             and self.model in reasoning_models
             and body.get("reasoning_format") != "hidden"
             and body.get("include_reasoning", True) is not False
+            and body.get("reasoning_effort") != "none"
         )
+
+    def _answer(
+        self, body: dict[str, Any], results: list[str] | None, rng: Any, n: int
+    ) -> list[str]:
+        """The answer's tokens: JSON for a JSON response format, a reply built on the tool
+        results when the conversation ends with them, else prose."""
+        fmt = body.get("response_format")
+        kind = fmt.get("type") if isinstance(fmt, dict) else None
+        if kind in ("json_object", "json_schema"):
+            spec = fmt.get("json_schema") if isinstance(fmt, dict) else None
+            schema = spec.get("schema") if isinstance(spec, dict) else _schema_in_prompt(body)
+            vocab = [w.strip(" .") for w in words(rng, 24)]
+            value = sample(schema or {"type": "object", "properties": {"answer": {}}}, rng, vocab)
+            text = orjson.dumps(value).decode()
+            return [text[i : i + 4] for i in range(0, len(text), 4)]
+        if results:
+            told = " ".join(r.replace("\n", " ")[:200] for r in results)
+            head = f"From the tool results ({told}): "
+            return [head, *words(rng, max(0, n - 1))]
+        return words(rng, n)
 
     def _add_text(self, key: str, tokens: list[str]) -> None:
         for i in range(0, len(tokens), self.tpc):
@@ -126,10 +185,11 @@ class ReplyPlan:
         calls: list[tuple[dict[str, Any], int]] = []
         for ti in range(count):
             fn = (tools[ti] or {}).get("function") or {}
-            props = ((fn.get("parameters") or {}).get("properties") or {"input": {}}).keys()
+            params = fn.get("parameters") or {}
+            if not isinstance(params.get("properties"), dict) or not params["properties"]:
+                params = {"type": "object", "properties": {"input": {"type": "string"}}}
             prompt_words = [w.strip("?.,!") for w in prompt.split()] or ["value"]
-            args = {p: rng.choice(prompt_words) for p in props}
-            arg_text = orjson.dumps(args).decode()
+            arg_text = orjson.dumps(sample(params, rng, prompt_words)).decode()
             head = {
                 "index": ti,
                 "id": "call_" + secrets.token_hex(6),
@@ -144,7 +204,15 @@ class ReplyPlan:
                     frag = {"index": ti, "function": {"arguments": frags[i]}}
                     calls.append(({"tool_calls": [frag]}, 1))
         self.finish = "tool_calls"
-        if cap is not None and reasoning_n + len(calls) > cap:
+        fits = cap is None or reasoning_n + len(calls) <= cap
+        if self.dialect.whole_tool_calls and fits:  # Groq: one delta per call, all of it
+            whole = []
+            for (head_delta, n), frags in zip(calls[:count], pieces, strict=True):
+                (head,) = head_delta["tool_calls"]
+                call = {**head, "function": {**head["function"], "arguments": "".join(frags)}}
+                whole.append(({"tool_calls": [call]}, n + len(frags)))
+            calls = whole
+        elif cap is not None and reasoning_n + len(calls) > cap:
             calls = calls[: cap - reasoning_n]
             self.finish = "length"
         self.deltas.extend(calls)
@@ -198,7 +266,11 @@ class ReplyPlan:
         `ttft` (prompt time is part of it), then one chunk every tokens_per_chunk/tps."""
         completion_time = max(0, len(self.deltas) - 1) * pacing.step
         prompt_time = min(pacing.ttft, self.prompt_tokens / 50_000)
+        extra: dict[str, Any] = {}
+        if self.reasoning_n:
+            extra["completion_tokens_details"] = {"reasoning_tokens": self.reasoning_n}
         return {
+            **extra,
             "queue_time": pacing.queue_time,
             "prompt_tokens": self.prompt_tokens,
             "prompt_time": prompt_time,
@@ -212,7 +284,9 @@ class ReplyPlan:
         """The finish event, the usage event (when asked for) and `[DONE]`."""
         d = self.dialect
         usage = self.usage(pacing)
-        x_groq = {"id": self.rid, "usage": usage} if d.x_groq else None
+        x_groq: dict[str, Any] | None = {"id": self.rid, "usage": usage} if d.x_groq else None
+        if x_groq is not None and self.compound:
+            x_groq["usage_breakdown"] = usage_breakdown(usage)
         timings = None
         if d.timings:
             timings = {
@@ -256,6 +330,9 @@ class ReplyPlan:
         if calls:
             message["tool_calls"] = calls
             message["content"] = None
+        executed = {t["index"]: t for dl, _ in self.deltas for t in dl.get("executed_tools", ())}
+        if executed:
+            message["executed_tools"] = [executed[i] for i in sorted(executed)]
         obj: dict[str, Any] = {
             "id": self.cid,
             "object": "chat.completion",
@@ -265,7 +342,7 @@ class ReplyPlan:
                 {"index": 0, "message": message, "logprobs": None, "finish_reason": self.finish}
             ],
             "usage": self.usage(pacing),
-            "usage_breakdown": None,
+            "usage_breakdown": usage_breakdown(self.usage(pacing)) if self.compound else None,
             "system_fingerprint": "fp_" + self.cid[-10:],
         }
         if self.dialect.x_groq:

@@ -23,6 +23,7 @@ import orjson
 from aiohttp import web
 
 from .catalog import GROQ_MODELS, ModelInfo, resolve_models
+from .conversation import check_conversation
 from .dialects import DIALECTS, Dialect
 from .faults import Fault
 from .limits import Window, groq_duration
@@ -257,7 +258,7 @@ class SimulatedServer:
                 why = body
             else:
                 rec.body = body
-                why = check_chat(body, self.models, self.any_model)
+                why = check_chat(body, self.models, self.any_model) or check_conversation(body)
                 if why is None:
                     return body
         rec.outcome = "error"
@@ -374,6 +375,7 @@ class SimulatedServer:
             fault.message or message or f"simulated {s}",
             fault.error_type or error_type,
             code=fault.code or code,
+            failed_generation=fault.failed_generation,
         )
         return self._reject(rec, why, headers)
 
@@ -566,7 +568,10 @@ def _json(obj: Any, *, status: int = 200, headers: dict[str, str] | None = None)
 
 
 def _error_object(fault: Fault) -> dict[str, Any]:
-    return {"error": {"message": fault.message, "type": fault.error_type, "code": fault.code}}
+    err = {"message": fault.message, "type": fault.error_type, "code": fault.code}
+    if fault.failed_generation is not None:
+        err["failed_generation"] = fault.failed_generation
+    return {"error": err}
 
 
 def _abort(request: web.Request) -> None:

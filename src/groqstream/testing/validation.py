@@ -30,6 +30,7 @@ class Rejection:
     type: str = "invalid_request_error"
     param: str | None = None
     code: str | None = None
+    failed_generation: str | None = None
 
     def body(self) -> dict[str, Any]:
         """`{"error": {...}}`, leaving out `param` / `code` when there is none (as Groq does)."""
@@ -38,6 +39,8 @@ class Rejection:
             err["param"] = self.param
         if self.code is not None:
             err["code"] = self.code
+        if self.failed_generation is not None:
+            err["failed_generation"] = self.failed_generation
         return {"error": err}
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from ..stream import ChatStream
+    from ..tools import ToolRun
     from .starlette_adapter import RelayResponse
 
 __all__ = [
@@ -48,7 +49,7 @@ __all__ = [
 
 
 def starlette_response(
-    stream: ChatStream,
+    stream: ChatStream | ToolRun,
     *,
     protocol: str = "sse",
     keepalive: float | None = 15.0,

@@ -19,6 +19,7 @@ from .relay import Reader, relay
 
 if TYPE_CHECKING:
     from ..stream import ChatStream
+    from ..tools import ToolRun
 
 __all__ = ["DISCONNECT_POLL", "DisconnectWatch", "aiohttp_response", "write_relay"]
 
@@ -89,7 +90,7 @@ async def write_relay(
 
 async def aiohttp_response(
     request: web.BaseRequest,
-    stream: ChatStream,
+    stream: ChatStream | ToolRun,
     *,
     protocol: str = "sse",
     keepalive: float | None = 15.0,

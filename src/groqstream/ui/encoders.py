@@ -6,7 +6,9 @@ metrics, its tool calls, its end or its error, and appends complete server-sent 
 or a clock, so it is tested without either and costs one small `bytes` build per delta.
 
 - `SSEEncoder` — plain `text/event-stream` with named events `reasoning`, `content`,
-  `tool_call`, `metrics`, `done` and `error` (schema in the README, "Streaming into a UI").
+  `tool_input_start`, `tool_input_delta`, `tool_call`, `tool_result`, `source`, `step`,
+  `metrics`, `done` and `error` (schema in the README, "Streaming into a UI", and
+  docs/tools.md).
 - `VercelEncoder` — the Vercel AI SDK UI message stream protocol, v1 (`useChat`, AI SDK 5+).
 
 Every event carries `id: <n>`, numbered from 1 per stream, so a client can resume with
@@ -25,7 +27,8 @@ import orjson
 if TYPE_CHECKING:
     from ..errors import GroqStreamError
     from ..metrics import StreamMetrics
-    from ..types import Delta, ToolCall, Usage
+    from ..tools import ToolResult
+    from ..types import Delta, ExecutedTool, ToolCall, Usage
 
 __all__ = [
     "FINISH_REASONS",
@@ -174,6 +177,18 @@ class Encoder:
         """A metrics snapshot (`final` for the one after the stream ended)."""
         raise NotImplementedError
 
+    def tool_output(self, result: ToolResult, out: list[bytes]) -> None:
+        """A tool's result in a tool loop (`run_tools`): its output, or its error."""
+        raise NotImplementedError
+
+    def executed_tools(self, tools: Sequence[ExecutedTool], out: list[bytes]) -> None:
+        """Built-in tools a compound model ran: the web pages they cite, as sources."""
+        raise NotImplementedError
+
+    def step(self, out: list[bytes]) -> None:
+        """One round of a tool loop is over and the next begins."""
+        raise NotImplementedError
+
     def done(self, end: StreamEnd, out: list[bytes]) -> None:
         """The stream ended normally: the last events of the response."""
         raise NotImplementedError
@@ -187,6 +202,12 @@ class SSEEncoder(Encoder):
     """Plain SSE: `event: <name>`, `id: <n>` and one `data:` line of JSON per event."""
 
     protocol = "sse"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._inputs: dict[int, _ToolInput] = {}
+        self._sources: set[str] = set()
+        self._round = 1
 
     def _event(self, name: bytes, data: bytes, out: list[bytes]) -> None:
         self.seq = seq = self.seq + 1
@@ -207,12 +228,62 @@ class SSEEncoder(Encoder):
                 b'id: %d\nevent: content\ndata: {"text":%s}\n\n' % (seq, orjson.dumps(d.content))
             )
             self.delivered = True
+        elif d.executed_tools:
+            self.executed_tools(_executed(d.executed_tools), out)
+        if d.tool_calls:
+            self._fragments(d.tool_calls, out)
+
+    def _fragments(self, fragments: list[dict[str, Any]], out: list[bytes]) -> None:
+        """`tool_input_start` ({"id", "name", "index"}) when a call begins, then
+        `tool_input_delta` ({"id", "delta"}) per piece of its arguments."""
+        for frag in fragments:
+            t = _tool_input(self._inputs, frag)
+            if t is None:
+                continue
+            if t.started and t.pending:
+                text = "".join(t.pending)
+                t.pending.clear()
+                self._event(b"tool_input_delta", orjson.dumps({"id": t.id, "delta": text}), out)
+            elif not t.started and t.id and t.name:
+                t.started = True
+                start = {"id": t.id, "name": t.name, "index": t.index}
+                self._event(b"tool_input_start", orjson.dumps(start), out)
+                if t.pending:
+                    text = "".join(t.pending)
+                    t.pending.clear()
+                    delta = {"id": t.id, "delta": text}
+                    self._event(b"tool_input_delta", orjson.dumps(delta), out)
 
     def tool_calls(self, calls: Sequence[ToolCall], out: list[bytes]) -> None:
         """One `tool_call` event per assembled call: id, name, arguments (a JSON string)."""
         for c in calls:
             data = {"id": c.id, "name": c.name, "arguments": c.arguments, "index": c.index}
             self._event(b"tool_call", orjson.dumps(data), out)
+
+    def tool_output(self, result: ToolResult, out: list[bytes]) -> None:
+        """A `tool_result` event: id, name, output (the text sent to the model), error."""
+        data = {
+            "id": result.call.id,
+            "name": result.call.name,
+            "output": result.content,
+            "error": result.error,
+        }
+        self._event(b"tool_result", orjson.dumps(data), out)
+
+    def executed_tools(self, tools: Sequence[ExecutedTool], out: list[bytes]) -> None:
+        """A `source` event ({"url", "title", "tool"}) per web page a built-in tool cites."""
+        for t in tools:
+            for url, title in t.sources:
+                if url not in self._sources:
+                    self._sources.add(url)
+                    data = {"url": url, "title": title, "tool": t.type}
+                    self._event(b"source", orjson.dumps(data), out)
+
+    def step(self, out: list[bytes]) -> None:
+        """A `step` event ({"round": n}): the tool loop's next round begins."""
+        self._inputs.clear()
+        self._round += 1
+        self._event(b"step", b'{"round":%d}' % self._round, out)
 
     def metrics(self, m: StreamMetrics, out: list[bytes], *, final: bool = False) -> None:
         """A `metrics` event (see `metrics_payload`)."""
@@ -234,13 +305,39 @@ class SSEEncoder(Encoder):
 
 
 class _ToolInput:
-    __slots__ = ("id", "name", "pending", "started")
+    __slots__ = ("id", "index", "name", "pending", "started")
 
-    def __init__(self) -> None:
+    def __init__(self, index: int) -> None:
+        self.index = index
         self.id = ""
         self.name = ""
         self.pending: list[str] = []
         self.started = False
+
+
+def _tool_input(tools: dict[int, _ToolInput], frag: Any) -> _ToolInput | None:
+    """Take one tool-call fragment into the call it belongs to (None for junk)."""
+    if not isinstance(frag, dict):
+        return None
+    index = frag.get("index", 0)
+    key = index if isinstance(index, int) else 0
+    t = tools.get(key)
+    if t is None:
+        t = tools[key] = _ToolInput(key)
+    fn = frag.get("function") or {}
+    t.id = t.id or str(frag.get("id") or "")
+    t.name = t.name or str(fn.get("name") or "")
+    args = fn.get("arguments")
+    if isinstance(args, str) and args:
+        t.pending.append(args)
+    return t
+
+
+def _executed(raw: list[dict[str, Any]]) -> list[ExecutedTool]:
+    """`ExecutedTool`s from a delta's raw `executed_tools` items."""
+    from ..types import ExecutedTool
+
+    return [ExecutedTool.from_dict(t) for t in raw]
 
 
 class VercelEncoder(Encoder):
@@ -264,6 +361,7 @@ class VercelEncoder(Encoder):
         self._open_id = b""
         self._parts = 0
         self._tools: dict[int, _ToolInput] = {}
+        self._sources: set[str] = set()
         self._ended = False
 
     def _data(self, data: bytes, out: list[bytes]) -> None:
@@ -306,6 +404,8 @@ class VercelEncoder(Encoder):
                 self._switch("text", out)
             self._data(self._open_prefix + orjson.dumps(d.content) + b"}", out)
             self.delivered = True
+        elif d.executed_tools:
+            self.executed_tools(_executed(d.executed_tools), out)
         if d.tool_calls:
             self._fragments(d.tool_calls, out)
 
@@ -313,19 +413,9 @@ class VercelEncoder(Encoder):
         if self._open_kind:
             self._switch("", out)
         for frag in fragments:
-            if not isinstance(frag, dict):
-                continue
-            index = frag.get("index", 0)
-            key = index if isinstance(index, int) else 0
-            t = self._tools.get(key)
+            t = _tool_input(self._tools, frag)
             if t is None:
-                t = self._tools[key] = _ToolInput()
-            fn = frag.get("function") or {}
-            t.id = t.id or str(frag.get("id") or "")
-            t.name = t.name or str(fn.get("name") or "")
-            args = fn.get("arguments")
-            if isinstance(args, str) and args:
-                t.pending.append(args)
+                continue
             if not t.started and t.id and t.name:
                 t.started = True
                 start = {"type": "tool-input-start", "toolCallId": t.id, "toolName": t.name}
@@ -360,6 +450,49 @@ class VercelEncoder(Encoder):
                     "input": value,
                 }
             self._data(orjson.dumps(part), out)
+
+    def tool_output(self, result: ToolResult, out: list[bytes]) -> None:
+        """`tool-output-available` with the tool's value (or the text sent to the model), or
+        `tool-output-error` when the tool failed."""
+        if self._open_kind:
+            self._switch("", out)
+        part: dict[str, Any]
+        if result.error is not None:
+            part = {
+                "type": "tool-output-error",
+                "toolCallId": result.call.id,
+                "errorText": result.error,
+            }
+        else:
+            value = result.value if result.value is not None else result.content
+            part = {"type": "tool-output-available", "toolCallId": result.call.id}
+            try:
+                part["output"] = orjson.loads(orjson.dumps(value, default=str))
+            except orjson.JSONEncodeError:
+                part["output"] = result.content
+        self._data(orjson.dumps(part), out)
+
+    def executed_tools(self, tools: Sequence[ExecutedTool], out: list[bytes]) -> None:
+        """A `source-url` part per web page a built-in tool cites (each url once)."""
+        for t in tools:
+            for url, title in t.sources:
+                if url in self._sources:
+                    continue
+                self._sources.add(url)
+                part = {
+                    "type": "source-url",
+                    "sourceId": f"source-{len(self._sources)}",
+                    "url": url,
+                    "title": title,
+                }
+                self._data(orjson.dumps(part), out)
+
+    def step(self, out: list[bytes]) -> None:
+        """`finish-step` then `start-step`: the tool loop's next round begins."""
+        self._switch("", out)
+        self._tools.clear()
+        self._data(b'{"type":"finish-step"}', out)
+        self._data(b'{"type":"start-step"}', out)
 
     def metrics(self, m: StreamMetrics, out: list[bytes], *, final: bool = False) -> None:
         """A transient `data-groqstream-metrics` part (see `metrics_payload`)."""

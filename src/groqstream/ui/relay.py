@@ -21,6 +21,7 @@ from .encoders import KEEPALIVE, Encoder, StreamEnd, make_encoder
 
 if TYPE_CHECKING:
     from ..stream import ChatStream
+    from ..tools import ToolRun
 
 __all__ = [
     "METRICS_INTERVAL",
@@ -345,7 +346,7 @@ async def _pump_deltas(pump: Pump, stream: ChatStream, enc: Encoder, metrics: bo
 
 
 def relay(
-    stream: ChatStream,
+    stream: ChatStream | ToolRun,
     *,
     protocol: str = "sse",
     keepalive: float | None = 15.0,
@@ -354,12 +355,22 @@ def relay(
     """Relay `stream` to a browser: an async iterator of encoded bytes for an HTTP response.
 
     `protocol` is "sse" (events `reasoning`, `content`, `tool_call`, `metrics`, `done`,
-    `error`) or "vercel" (the Vercel AI SDK UI message stream, v1). Pass the stream unstarted
+    `error`) or "vercel" (the Vercel AI SDK UI message stream, v1). A tool loop
+    (``client.run_tools(...)``) relays every round, with tool inputs, outputs and sources (see
+    docs/tools.md). Pass the stream unstarted
     (``client.stream(...)``): the relay starts it, so a failure to connect reaches the
     browser as an `error` event. A keep-alive comment goes out after `keepalive` seconds of
     silence (None: never). The returned `Relay` carries the response `headers`.
     """
     enc = make_encoder(protocol)
+    from ..tools import ToolRun
+
+    if isinstance(stream, ToolRun):  # a tool loop: every round, tool outputs between them
+        from .tool_relay import pump_tools
+
+        run = stream
+        pump = Pump(lambda p: pump_tools(p, run, enc, include_metrics=include_metrics))
+        return Relay(pump, enc.headers, keepalive=keepalive)
     return Relay(stream_pump(stream, enc, include_metrics), enc.headers, keepalive=keepalive)
 
 

@@ -21,6 +21,7 @@ from .relay import Reader, relay
 
 if TYPE_CHECKING:
     from ..stream import ChatStream
+    from ..tools import ToolRun
     from .hub import RelayHub
 
 __all__ = ["RelayResponse", "hub_response", "starlette_response"]
@@ -58,7 +59,7 @@ class RelayResponse(StreamingResponse):
 
 
 def starlette_response(
-    stream: ChatStream,
+    stream: ChatStream | ToolRun,
     *,
     protocol: str = "sse",
     keepalive: float | None = 15.0,
