@@ -318,8 +318,9 @@ class Transport:
             headers = {**headers, **checked_headers(extra_headers)}
         url = self.url(path)
         resp = await self._send(url, orjson.dumps(body), headers, deadlines)
+        expected = "text/event-stream" if stream else "application/json"
         try:
-            await self._check(resp, url, stream)
+            await self._check(resp, url, expected)
         except BaseException:
             resp.close()
             raise
@@ -327,14 +328,43 @@ class Transport:
         log.debug("POST %s -> %s (%s)", url, resp.status, resp.headers.get("x-request-id"))
         return resp
 
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        data: bytes | None = None,
+        content_type: str = "application/json",
+        expect: str | None = "application/json",
+        deadlines: Deadlines,
+    ) -> aiohttp.ClientResponse:
+        """Any other API call (the Files and Batches endpoints): `method` on `path` with the
+        same key, TLS, redirect refusal and typed status errors as a chat request. `expect`
+        is the content type the reply must have (None: any)."""
+        headers = {**self._headers, "Content-Type": content_type}
+        url = self.url(path)
+        resp = await self._send(url, data, headers, deadlines, method)
+        try:
+            await self._check(resp, url, expect)
+        except BaseException:
+            resp.close()
+            raise
+        log.debug("%s %s -> %s", method, url, resp.status)
+        return resp
+
     async def _send(
-        self, url: str, data: bytes, headers: dict[str, str], deadlines: Deadlines
+        self,
+        url: str,
+        data: bytes | None,
+        headers: dict[str, str],
+        deadlines: Deadlines,
+        method: str = "POST",
     ) -> aiohttp.ClientResponse:
         due, kind = deadlines.first()
         try:
             async with deadline_at(due):
-                return await self.session.post(
-                    url, data=data, headers=headers, allow_redirects=False
+                return await self.session.request(
+                    method, url, data=data, headers=headers, allow_redirects=False
                 )
         except (TimeoutError, *READ_ERRORS) as e:
             error = self._send_error(e, kind)
@@ -355,13 +385,12 @@ class Transport:
             return APIConnectionError(f"cannot connect to {self._where()}: {e.os_error}")
         return APIConnectionError(f"connection to {self._where()} failed: {type(e).__name__}")
 
-    async def _check(self, resp: aiohttp.ClientResponse, url: str, stream: bool) -> None:
+    async def _check(self, resp: aiohttp.ClientResponse, url: str, expected: str | None) -> None:
         if resp.status >= 400:
             raise await self._status_error(resp, url)
         if 300 <= resp.status < 400:
             raise self._redirect_error(resp, url)
-        expected = "text/event-stream" if stream else "application/json"
-        if resp.content_type != expected:
+        if expected is not None and resp.content_type != expected:
             raise await self._content_type_error(resp, expected)
 
     def _where(self) -> str:
