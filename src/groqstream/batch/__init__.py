@@ -31,14 +31,10 @@ from ..errors import ConfigError
 from ..fanout import FanOutOptions
 from .choice import AUTO_MIN_REQUESTS, choose_backend, parse_deadline, window_seconds
 from .groq_batch import BatchProgress, Limits, cancel_batches, run_groq_batch
-from .lines import (
-    BatchInputError,
-    BatchSummary,
-    _validate,
-    _write_json,
-    errors_path_for,
-    manifest_path_for,
-)
+from .lines import BatchInputError, BatchSummary, errors_path_for, manifest_path_for
+from .lines import _lines as _lines  # the names the distributed runner and older code import
+from .lines import _validate as _validate
+from .lines import _write_json as _write_json
 from .remote import Poller
 from .sync import run_sync
 
@@ -52,9 +48,6 @@ __all__ = [
     "manifest_path_for",
     "run_batch",
 ]
-
-_validate = _validate  # re-exported for groqstream.distributed (shards are checked alike)
-_write_json = _write_json
 
 
 async def run_batch(

@@ -62,9 +62,11 @@ def parse_deadline(deadline: float | str | datetime | None, now: float) -> float
         if secs is not None:
             return now + secs
         try:
-            return _aware(datetime.fromisoformat(deadline.replace("Z", "+00:00"))).timestamp()
+            when = datetime.fromisoformat(deadline.replace("Z", "+00:00"))
         except ValueError:
-            pass
+            when = None
+        if when is not None:
+            return _aware(when).timestamp()
     raise ConfigError(
         f"deadline must be a duration (90m, 36h, 7d), an ISO 8601 time "
         f"(2026-12-24T18:00Z) or seconds, got {deadline!r}"

@@ -234,6 +234,7 @@ async def run_groq_batch(
     api = BatchesAPI(client.transport, client.retry_policy, client.timeouts)
     run = _Run(api, src, out, manifest, model, on_progress)
     pending = {n for cid, n in seen.items() if cid not in done} - manifest.claimed()
+    earlier = [b for b in manifest.batches if b.collected]  # earlier runs' batches
     files = ResultFiles(out, errs)
     try:
         await run.submit(pending, limits)
@@ -241,9 +242,10 @@ async def run_groq_batch(
     finally:
         files.close()
     succeeded, failed = files.succeeded, files.failed
+    mine = [b for b in manifest.batches if not any(b is e for e in earlier)]
     left = {cid for cid in seen if cid not in done}
     fallback = None
-    expired_left = _expired_lines(manifest, seen, left)
+    expired_left = _expired_lines(mine, seen, left)
     if expired_left and deadline_ts is not None and time.time() < deadline_ts:
         s = await run_sync(
             src,
@@ -255,7 +257,7 @@ async def run_groq_batch(
         )
         succeeded, failed, fallback = succeeded + s.succeeded, failed + s.failed, len(expired_left)
         left -= expired_left
-    status, line = outcome(manifest, len(left), fallback)
+    status, line = outcome(mine, len(left), fallback)
     return BatchSummary(
         total,
         skipped,
@@ -265,16 +267,18 @@ async def run_groq_batch(
         errs,
         LatencyAccumulator().report(),
         backend="groq-batch",
-        batch_ids=manifest.ids(),
+        batch_ids=tuple(b.batch_id for b in mine if b.batch_id),
         status=status,
         outcome=line,
         unfinished=len(left),
     )
 
 
-def _expired_lines(manifest: Manifest, seen: dict[str, int], left: set[str]) -> frozenset[str]:
+def _expired_lines(
+    batches: list[RemoteBatch], seen: dict[str, int], left: set[str]
+) -> frozenset[str]:
     """The custom_ids expired batches left unfinished."""
-    expired = {n for b in manifest.batches if b.status == "expired" for n in in_ranges(b.ranges)}
+    expired = {n for b in batches if b.status == "expired" for n in in_ranges(b.ranges)}
     return frozenset(cid for cid in left if seen[cid] in expired)
 
 

@@ -241,10 +241,10 @@ class Poller:
         return self.current
 
 
-def outcome(manifest: Manifest, unfinished: int, fallback: int | None) -> tuple[str, str]:
+def outcome(batches: list[RemoteBatch], unfinished: int, fallback: int | None) -> tuple[str, str]:
     """(status, one line) for how a groq-batch run ended: the worst state among its batches
     (failed, expired, cancelled, else completed) and what to do about it."""
-    done = [b for b in manifest.batches if b.collected or b.terminal]
+    done = [b for b in batches if b.collected or b.terminal]
     states = {b.status for b in done}
     n = len(done)
     ids = ", ".join(b.batch_id or "?" for b in done if b.status != "completed")

@@ -18,7 +18,7 @@ from ..errors import ConfigError
 from .errors import UsageError
 from .term import Out
 
-__all__ = ["add_backend_options", "cancel", "choose", "run_remote"]
+__all__ = ["add_backend_options", "cancel", "choose", "finish_line", "run_remote"]
 
 
 def _window(text: str) -> str:
@@ -35,6 +35,23 @@ def _deadline(text: str) -> str:
     except ConfigError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
+
+
+def _poll(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0.01 <= value <= 600:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0.01 to 600")
+    return value
+
+
+def _lines_per_batch(text: str) -> int:
+    value = int(text) if text.isdigit() else 0
+    if not 1 <= value <= 50_000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to 50000")
+    return value
 
 
 def add_backend_options(p: argparse.ArgumentParser) -> None:
@@ -70,11 +87,19 @@ def add_backend_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--poll-interval",
-        type=float,
+        type=_poll,
         default=1.0,
         metavar="S",
         help="groq-batch: first wait between looks at the batches (grows to 30 s while "
         "nothing changes)",
+    )
+    p.add_argument(
+        "--max-batch-lines",
+        type=_lines_per_batch,
+        default=50_000,
+        metavar="N",
+        help="groq-batch: at most N requests per remote batch (Groq's limit is 50,000; smaller "
+        "batches end, and are written to OUT, sooner)",
     )
     p.add_argument(
         "--cancel",
@@ -146,6 +171,7 @@ async def run_remote(
                 completion_window=args.completion_window,
                 deadline=args.deadline,
                 poll_interval=args.poll_interval,
+                max_batch_lines=args.max_batch_lines,
                 on_batch_progress=line,
                 concurrency=args.concurrency,
                 requests_per_minute=args.rpm,
