@@ -230,7 +230,7 @@ async def test_auto_says_which_backend_it_chose(tmp_path: Path) -> None:
             s = await run_batch(src, out, client=client, backend="auto", deadline="2h")
         assert paths_of(srv, "/files") == 0
     assert s.backend == "sync"
-    assert "sooner than the 1d completion window" in s.backend_reason
+    assert "sooner than the 24h completion window" in s.backend_reason
 
 
 async def test_the_simulator_refuses_what_groq_refuses(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ def test_auto_picks_the_batch_api_only_with_time_and_volume() -> None:
     assert choose_backend("auto", big, 2 * DAY, DAY)[0] == "groq-batch"
     assert choose_backend("auto", big, DAY, DAY)[0] == "groq-batch"  # exactly one window
     backend, why = choose_backend("auto", big, DAY - 1, DAY)
-    assert backend == "sync" and "sooner than the 1d completion window" in why
+    assert backend == "sync" and "sooner than the 24h completion window" in why
     backend, why = choose_backend("auto", small, None, DAY)
     assert backend == "sync" and f"{small:,} requests" in why
     assert choose_backend("sync", big, None, DAY) == ("sync", "chosen")

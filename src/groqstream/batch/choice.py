@@ -106,7 +106,7 @@ def choose_backend(
 
 
 def _human(seconds: float) -> str:
-    if seconds >= 86400 and seconds % 86400 == 0:
+    if seconds >= 2 * 86400 and seconds % 86400 == 0:
         return f"{seconds / 86400:g}d"
     if seconds >= 3600:
         return f"{seconds / 3600:.3g}h"
