@@ -10,6 +10,8 @@ import signal
 import sys
 from pathlib import Path
 
+import orjson
+
 from batch_files import lines, write_input
 from cli_runner import INHERITED
 from groqstream.batch import errors_path_for, manifest_path_for
@@ -68,11 +70,21 @@ async def test_sigkill_while_polling_then_rerun_reattaches(tmp_path: Path) -> No
         assert lines(out) == []  # it died polling, before any batch ended
         uploads, creates = count(srv, "/files"), count(srv, "/batches")
         assert (uploads, creates) == (4, 4)
-        code, err = await finish(await start(srv, *args, "--poll-interval", "0.05"))
+        report = tmp_path / "report.json"
+        code, err = await finish(
+            await start(srv, *args, "--poll-interval", "0.05", "--report", str(report))
+        )
         assert code == 1, err  # 5 requests failed
         assert (count(srv, "/files"), count(srv, "/batches")) == (4, 4)  # 0 new uploads
     assert sorted(x["custom_id"] for x in lines(out)) == good  # each custom_id once
     assert sorted(x["custom_id"] for x in lines(errors_path_for(out))) == bad
+    summary = orjson.loads(report.read_bytes())
+    assert (summary["backend"], summary["status"], summary["skipped"]) == (
+        "groq-batch",
+        "completed",
+        0,
+    )
+    assert len(summary["batch_ids"]) == 4 and summary["succeeded"] == 3000
     last = err.strip().splitlines()[-1]
     assert last.startswith("groq-batch completed: 4 batches finished; 3,005 requests")
 

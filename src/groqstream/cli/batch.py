@@ -149,7 +149,7 @@ async def _batch(args: argparse.Namespace) -> int:
         if args.workers or args.ray_address:
             raise UsageError("--workers and --ray-address run the sync backend only")
         summary = await batch_remote.run_remote(args, src, out, client, args.model)
-        return batch_remote.finish_line(summary)
+        return batch_remote.finish_line(summary, report)
     if args.workers or args.ray_address:
         return await _batch_on_ray(args, src, out, report, client.base_url)
     errs = errors_path_for(out)

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+import orjson
+
 from ..batch import BatchProgress, BatchSummary, cancel_batches, manifest_path_for, run_batch
 from ..batch.choice import BACKENDS, choose_backend, parse_deadline, window_seconds
 from ..client import Client
@@ -191,9 +193,23 @@ async def run_remote(
         line.close()
 
 
-def finish_line(summary: BatchSummary) -> int:
-    """Print how a groq-batch run ended (one line); the exit code."""
+def finish_line(summary: BatchSummary, report: Path | None = None) -> int:
+    """Print how a groq-batch run ended (one line), write `--report` (the run's counts,
+    batches and end: a batch has no client-side latencies); the exit code."""
     err = Out(sys.stderr)
+    if report is not None:
+        fields = {
+            "backend": summary.backend,
+            "status": summary.status,
+            "outcome": summary.outcome,
+            "batch_ids": list(summary.batch_ids),
+            "total": summary.total,
+            "skipped": summary.skipped,
+            "succeeded": summary.succeeded,
+            "failed": summary.failed,
+            "unfinished": summary.unfinished,
+        }
+        report.write_bytes(orjson.dumps(fields, option=orjson.OPT_INDENT_2))
     where = f" → {summary.output_path}" + (
         f" (failures: {summary.errors_path})" if summary.failed else ""
     )
