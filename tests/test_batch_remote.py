@@ -218,7 +218,7 @@ async def test_api_errors_are_typed(tmp_path: Path) -> None:
     manifest = {"input": "in.jsonl", "input_bytes": 1, "completion_window": "24h"}
     manifest_path_for(out).write_bytes(orjson.dumps({**manifest, "batches": [gone]}))
     async with SimulatedServer() as srv:
-        with pytest.raises(NotFoundError, match="batch_gone not found"):
+        with pytest.raises(NotFoundError, match=r"batch_gone not found \(GET http"):
             await cancel_batches(out, base_url=srv.base_url)
 
 

@@ -26,7 +26,7 @@ from groqstream.batch.remote import (
     ranges_of,
     route_line,
 )
-from groqstream.errors import ConfigError
+from groqstream.errors import ConfigError, ProtocolError
 
 DAY = 86400.0
 
@@ -112,6 +112,15 @@ def test_observe_takes_the_api_batch_object() -> None:
     assert not b.observe(api)  # nothing new
     failed = {**api, "status": "failed", "errors": {"data": [{"line": 2, "message": "bad"}]}}
     assert b.observe(failed) and b.terminal and b.errors == ["line 2: bad"]
+
+
+def test_a_malformed_batch_object_is_a_protocol_error() -> None:
+    b = RemoteBatch([[1, 1]], 1)
+    for junk in ({}, {"id": "batch_1"}, {"id": 3, "status": "completed"}):
+        with pytest.raises(ProtocolError, match="lacks an id or status"):
+            b.observe(junk)
+    odd = {"id": "b", "status": "in_progress", "request_counts": [1], "errors": "x"}
+    assert b.observe(odd) and (b.completed, b.failed, b.errors) == (0, 0, [])
 
 
 def _line(response: object, error: object) -> bytes:

@@ -345,7 +345,7 @@ class Transport:
         url = self.url(path)
         resp = await self._send(url, data, headers, deadlines, method)
         try:
-            await self._check(resp, url, expect)
+            await self._check(resp, url, expect, method)
         except BaseException:
             resp.close()
             raise
@@ -385,11 +385,13 @@ class Transport:
             return APIConnectionError(f"cannot connect to {self._where()}: {e.os_error}")
         return APIConnectionError(f"connection to {self._where()} failed: {type(e).__name__}")
 
-    async def _check(self, resp: aiohttp.ClientResponse, url: str, expected: str | None) -> None:
+    async def _check(
+        self, resp: aiohttp.ClientResponse, url: str, expected: str | None, method: str = "POST"
+    ) -> None:
         if resp.status >= 400:
-            raise await self._status_error(resp, url)
+            raise await self._status_error(resp, url, method)
         if 300 <= resp.status < 400:
-            raise self._redirect_error(resp, url)
+            raise self._redirect_error(resp, url, method)
         if expected is not None and resp.content_type != expected:
             raise await self._content_type_error(resp, expected)
 
@@ -411,10 +413,12 @@ class Transport:
             return ""
         return b"".join(parts)[:_ERROR_BODY_LIMIT].decode("utf-8", "replace")
 
-    def _redirect_error(self, resp: aiohttp.ClientResponse, url: str) -> RedirectError:
+    def _redirect_error(
+        self, resp: aiohttp.ClientResponse, url: str, method: str = "POST"
+    ) -> RedirectError:
         location = resp.headers.get("Location")
         return RedirectError(
-            f"HTTP {resp.status} redirect from POST {url} to {location!r}: not followed (it "
+            f"HTTP {resp.status} redirect from {method} {url} to {location!r}: not followed (it "
             "would re-send the prompt and headers); point base_url at the final address",
             status=resp.status,
             location=location,
@@ -422,15 +426,17 @@ class Transport:
             headers=dict(resp.headers),
         )
 
-    def _not_found_hint(self, url: str) -> str:
+    def _not_found_hint(self, url: str, method: str = "POST") -> str:
         """What a 404 should tell: the URL asked for, and a base URL missing its `/v1`."""
-        hint = f" (POST {url})"
+        hint = f" ({method} {url})"
         if not urlsplit(self.base_url).path.rstrip("/").endswith("/v1"):
             hint += f"; the base URL {self.base_url} does not end in /v1 — OpenAI-compatible "
             hint += "servers usually serve /v1/chat/completions"
         return hint
 
-    async def _status_error(self, resp: aiohttp.ClientResponse, url: str) -> APIStatusError:
+    async def _status_error(
+        self, resp: aiohttp.ClientResponse, url: str, method: str = "POST"
+    ) -> APIStatusError:
         text = await self._read_text(resp)
         headers = dict(resp.headers)
         rid = resp.headers.get("x-request-id")
@@ -449,7 +455,7 @@ class Transport:
         if raw_body:
             err.body = bounded(text)
         if resp.status == 404:
-            err.message += self._not_found_hint(url)
+            err.message += self._not_found_hint(url, method)
         log.debug("HTTP %s from %s (request %s)", resp.status, self._where(), rid)
         return err
 

@@ -25,7 +25,7 @@ import anyio.to_thread
 import orjson
 
 from ..client import Client
-from ..errors import ConfigError
+from ..errors import ConfigError, ProtocolError
 from ..report import LatencyAccumulator
 from .groq_api import BatchesAPI
 from .lines import (
@@ -174,7 +174,9 @@ class _Run:
             data = b"".join(payloads[n] for n in in_ranges(b.ranges))
             k = self.manifest.batches.index(b) + 1
             f = await self.api.upload(f"{self.out.stem}-{k}.jsonl", data)
-            b.file_id, b.status = str(f["id"]), "uploaded"
+            if not isinstance(f.get("id"), str) or not f["id"]:
+                raise ProtocolError(f"POST /files answered without a file id: {f!r:.200}")
+            b.file_id, b.status = f["id"], "uploaded"
             await self.save()
         b.observe(await self.api.create(b.file_id, self.manifest.completion_window))
         await self.save()

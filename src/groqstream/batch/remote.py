@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from ..errors import ProtocolError
 from .lines import BatchInputError
 
 __all__ = [
@@ -98,15 +99,18 @@ class RemoteBatch:
         """Take in a batch object from the API (create, retrieve, cancel); True if its
         status or counts changed."""
         before = (self.status, self.completed, self.failed)
-        self.batch_id = str(batch.get("id") or self.batch_id)
-        self.status = str(batch.get("status") or self.status)
-        counts = batch.get("request_counts") or {}
-        self.completed = int(counts.get("completed") or 0)
-        self.failed = int(counts.get("failed") or 0)
-        self.output_file_id = batch.get("output_file_id")
-        self.error_file_id = batch.get("error_file_id")
-        errors = (batch.get("errors") or {}).get("data") or []
-        self.errors = [_batch_error(e) for e in errors if isinstance(e, dict)][:20]
+        bid, status = batch.get("id"), batch.get("status")
+        if not isinstance(bid, str) or not bid or not isinstance(status, str):
+            raise ProtocolError(f"the API's batch object lacks an id or status: {batch!r:.200}")
+        self.batch_id, self.status = bid, status
+        counts = _dict(batch.get("request_counts"))
+        self.completed = _count(counts.get("completed"))
+        self.failed = _count(counts.get("failed"))
+        self.output_file_id = _id(batch.get("output_file_id"))
+        self.error_file_id = _id(batch.get("error_file_id"))
+        errors = _dict(batch.get("errors")).get("data")
+        listed = errors if isinstance(errors, list) else []
+        self.errors = [_batch_error(e) for e in listed if isinstance(e, dict)][:20]
         return before != (self.status, self.completed, self.failed)
 
     @property
@@ -116,6 +120,18 @@ class RemoteBatch:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _id(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _batch_error(e: dict[str, Any]) -> str:
