@@ -40,6 +40,12 @@ RANKS: dict[str, int] = {
     "tools": 7,
     "client": 8,
     "batch": 9,
+    "batch.lines": 9,
+    "batch.choice": 9,
+    "batch.remote": 9,
+    "batch.groq_api": 9,
+    "batch.sync": 9,
+    "batch.groq_batch": 9,
 }
 SANS_IO = {
     "errors",
@@ -159,6 +165,16 @@ def test_the_sans_io_core_does_no_io() -> None:
     for name in SANS_IO:
         _, other = imports(SRC / f"{name}.py")
         assert not other & io, f"{name} imports {other & io}"
+
+
+def test_the_batch_state_does_no_io() -> None:
+    """The groq-batch backend's state and the auto choice are fed answers and times; the
+    HTTP calls and file writes live beside them (`groq_api.py`, `groq_batch.py`)."""
+    io = {"aiohttp", "anyio", "asyncio", "socket", "time", "trio", "os"}
+    for name in ("remote", "choice"):
+        own, other = imports(SRC / "batch" / f"{name}.py")
+        assert not other & io, f"batch.{name} imports {other & io}"
+        assert own <= {"batch.lines", "errors", "batch"}, f"batch.{name} imports {own}"
 
 
 def _own_private_names() -> set[str]:

@@ -320,8 +320,9 @@ class Transport:
             headers = {**headers, **checked_headers(extra_headers)}
         url = self.url(path)
         resp = await self._send(url, orjson.dumps(body), headers, deadlines)
+        expected = "text/event-stream" if stream else "application/json"
         try:
-            await self._check(resp, url, stream)
+            await self._check(resp, url, expected)
         except BaseException:
             resp.close()
             raise
@@ -329,14 +330,43 @@ class Transport:
         log.debug("POST %s -> %s (%s)", url, resp.status, resp.headers.get("x-request-id"))
         return resp
 
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        data: bytes | None = None,
+        content_type: str = "application/json",
+        expect: str | None = "application/json",
+        deadlines: Deadlines,
+    ) -> aiohttp.ClientResponse:
+        """Any other API call (the Files and Batches endpoints): `method` on `path` with the
+        same key, TLS, redirect refusal and typed status errors as a chat request. `expect`
+        is the content type the reply must have (None: any)."""
+        headers = {**self._headers, "Content-Type": content_type}
+        url = self.url(path)
+        resp = await self._send(url, data, headers, deadlines, method)
+        try:
+            await self._check(resp, url, expect, method)
+        except BaseException:
+            resp.close()
+            raise
+        log.debug("%s %s -> %s", method, url, resp.status)
+        return resp
+
     async def _send(
-        self, url: str, data: bytes, headers: dict[str, str], deadlines: Deadlines
+        self,
+        url: str,
+        data: bytes | None,
+        headers: dict[str, str],
+        deadlines: Deadlines,
+        method: str = "POST",
     ) -> aiohttp.ClientResponse:
         due, kind = deadlines.first()
         try:
             async with deadline_at(due):
-                return await self.session.post(
-                    url, data=data, headers=headers, allow_redirects=False
+                return await self.session.request(
+                    method, url, data=data, headers=headers, allow_redirects=False
                 )
         except (TimeoutError, *READ_ERRORS) as e:
             error = self._send_error(e, kind)
@@ -357,13 +387,14 @@ class Transport:
             return APIConnectionError(f"cannot connect to {self._where()}: {e.os_error}")
         return APIConnectionError(f"connection to {self._where()} failed: {type(e).__name__}")
 
-    async def _check(self, resp: aiohttp.ClientResponse, url: str, stream: bool) -> None:
+    async def _check(
+        self, resp: aiohttp.ClientResponse, url: str, expected: str | None, method: str = "POST"
+    ) -> None:
         if resp.status >= 400:
-            raise await self._status_error(resp, url)
+            raise await self._status_error(resp, url, method)
         if 300 <= resp.status < 400:
-            raise self._redirect_error(resp, url)
-        expected = "text/event-stream" if stream else "application/json"
-        if resp.content_type != expected:
+            raise self._redirect_error(resp, url, method)
+        if expected is not None and resp.content_type != expected:
             raise await self._content_type_error(resp, expected)
 
     def _where(self) -> str:
@@ -384,10 +415,12 @@ class Transport:
             return ""
         return b"".join(parts)[:_ERROR_BODY_LIMIT].decode("utf-8", "replace")
 
-    def _redirect_error(self, resp: aiohttp.ClientResponse, url: str) -> RedirectError:
+    def _redirect_error(
+        self, resp: aiohttp.ClientResponse, url: str, method: str = "POST"
+    ) -> RedirectError:
         location = resp.headers.get("Location")
         return RedirectError(
-            f"HTTP {resp.status} redirect from POST {url} to {location!r}: not followed (it "
+            f"HTTP {resp.status} redirect from {method} {url} to {location!r}: not followed (it "
             "would re-send the prompt and headers); point base_url at the final address",
             status=resp.status,
             location=location,
@@ -395,15 +428,17 @@ class Transport:
             headers=dict(resp.headers),
         )
 
-    def _not_found_hint(self, url: str) -> str:
+    def _not_found_hint(self, url: str, method: str = "POST") -> str:
         """What a 404 should tell: the URL asked for, and a base URL missing its `/v1`."""
-        hint = f" (POST {url})"
+        hint = f" ({method} {url})"
         if not urlsplit(self.base_url).path.rstrip("/").endswith("/v1"):
             hint += f"; the base URL {self.base_url} does not end in /v1 — OpenAI-compatible "
             hint += "servers usually serve /v1/chat/completions"
         return hint
 
-    async def _status_error(self, resp: aiohttp.ClientResponse, url: str) -> APIStatusError:
+    async def _status_error(
+        self, resp: aiohttp.ClientResponse, url: str, method: str = "POST"
+    ) -> APIStatusError:
         text = await self._read_text(resp)
         headers = dict(resp.headers)
         rid = resp.headers.get("x-request-id")
@@ -422,7 +457,7 @@ class Transport:
         if raw_body:
             err.body = bounded(text)
         if resp.status == 404:
-            err.message += self._not_found_hint(url)
+            err.message += self._not_found_hint(url, method)
         log.debug("HTTP %s from %s (request %s)", resp.status, self._where(), rid)
         return err
 

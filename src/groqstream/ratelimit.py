@@ -93,11 +93,12 @@ class RateLimitGate:
     tokens_per_minute: float | None = None
     paused_until: float = 0.0
     pauses: int = 0
+    burst_s: float = 1.0  # the buckets hold this many seconds of their rate
 
     def __post_init__(self) -> None:
-        rpm, tpm = self.requests_per_minute, self.tokens_per_minute
-        self._rpm = TokenBucket(rpm) if rpm else None
-        self._tpm = TokenBucket(tpm, capacity=max(1.0, tpm / 60.0)) if tpm else None
+        rpm, tpm, burst = self.requests_per_minute, self.tokens_per_minute, self.burst_s
+        self._rpm = TokenBucket(rpm, capacity=max(1.0, rpm / 60.0 * burst)) if rpm else None
+        self._tpm = TokenBucket(tpm, capacity=max(1.0, tpm / 60.0 * burst)) if tpm else None
 
     def reserve(self, tokens: int, now: float) -> float:
         """Reserve one request of `tokens` estimated tokens; seconds to wait before sending."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import platform
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,15 @@ from ..fanout import Result
 from ..report import LatencyReport
 from .runner import LevelResult, SweepConfig
 
-__all__ = ["bench_meta", "level_json", "summary_fields", "write_outputs"]
+__all__ = [
+    "bench_meta",
+    "level_json",
+    "level_rows",
+    "level_start_ns",
+    "request_row",
+    "summary_fields",
+    "write_outputs",
+]
 
 _JSON = orjson.OPT_INDENT_2
 
@@ -111,7 +119,8 @@ def _ms(x: float | None) -> float | None:
     return None if x is None else round(x * 1000, 3)
 
 
-def _request_row(level: int, r: Result, t0_ns: int) -> dict[str, Any]:
+def request_row(level: int, r: Result, t0_ns: int) -> dict[str, Any]:
+    """One request's line of `requests.jsonl` (`start_ms` counted from `t0_ns`)."""
     m = r.metrics
     return {
         "concurrency": level,
@@ -138,9 +147,20 @@ def _request_row(level: int, r: Result, t0_ns: int) -> dict[str, Any]:
     }
 
 
-def _level_start_ns(lv: LevelResult) -> int:
-    starts = [r.metrics.start_ns for r in lv.results if r.metrics is not None]
+def level_start_ns(results: Sequence[Result]) -> int:
+    """When the first of `results` was sent (`perf_counter_ns`; 0 if none was)."""
+    starts = [r.metrics.start_ns for r in results if r.metrics is not None]
     return min(starts) if starts else 0
+
+
+def level_rows(lv: LevelResult) -> Iterator[dict[str, Any]]:
+    """A level's `requests.jsonl` rows: those it carries, else made from its results."""
+    if lv.rows is not None:
+        yield from lv.rows
+        return
+    t0 = level_start_ns(lv.results)
+    for r in lv.results:
+        yield request_row(lv.concurrency, r, t0)
 
 
 def write_outputs(
@@ -171,9 +191,8 @@ def write_outputs(
     (out / "bench.json").write_bytes(orjson.dumps(combined, option=_JSON))
     with (out / "requests.jsonl").open("wb") as f:
         for lv in levels:
-            t0 = _level_start_ns(lv)
-            for r in lv.results:
-                f.write(orjson.dumps(_request_row(lv.concurrency, r, t0)) + b"\n")
+            for row in level_rows(lv):
+                f.write(orjson.dumps(row) + b"\n")
     written += [out / "bench.json", out / "requests.jsonl"]
     if html:
         from .html import write_report

@@ -35,11 +35,14 @@ class SweepConfig:
 
 @dataclass(slots=True)
 class LevelResult:
-    """One concurrency level's results and their report."""
+    """One concurrency level's results and their report. `rows` holds the level's
+    per-request rows (`requests.jsonl`) when they were made elsewhere (a level run on Ray
+    workers ships rows, not results); None: they are made from `results`."""
 
     concurrency: int
     results: list[Result]
     report: LatencyReport
+    rows: list[dict[str, Any]] | None = None
 
     def server_split(self) -> dict[str, float] | None:
         """Mean E2EL split into the server's own total time and the rest (network + queue +

@@ -15,7 +15,7 @@ from ..bench.output import summary_fields
 from ..bench.table import columns, notes, table
 from ..client import api_key_env
 from ..fanout import Progress
-from . import _otlp
+from . import _otlp, batch_remote
 from .args import (
     add_command,
     add_ray_options,
@@ -43,13 +43,18 @@ def add_parser(sub: Any) -> None:
             "Read OpenAI/Groq Batch API input lines (custom_id, method, url, body), write one "
             "Batch API output line per request to OUTPUT (failures to OUTPUT.errors.jsonl). "
             "Lines already written are skipped, so a killed run resumes where it stopped. "
-            "At the end it prints the same table as `groqstream bench`."
+            "At the end it prints the same table as `groqstream bench`. With --backend "
+            "groq-batch the same files come from Groq's Batch API (half the price, results "
+            "within the completion window); see docs/batch-api.md."
         ),
-        example="groqstream batch requests.jsonl results.jsonl --concurrency 64 --rpm 1000 "
-        "--report report.json",
+        example="groqstream batch requests.jsonl -o results.jsonl --concurrency 64 --rpm 1000 "
+        "--report report.json\n"
+        "groqstream batch requests.jsonl -o results.jsonl --backend groq-batch\n"
+        "groqstream batch --cancel results.jsonl",
     )
-    p.add_argument("input", help="input JSONL (Batch API request lines)")
-    p.add_argument("output", help="output JSONL (appended to; resumable)")
+    p.add_argument("input", nargs="?", help="input JSONL (Batch API request lines)")
+    p.add_argument("output", nargs="?", help="output JSONL (appended to; resumable; or -o OUT)")
+    batch_remote.add_backend_options(p)
     p.add_argument(
         "--concurrency",
         "-c",
@@ -117,17 +122,37 @@ def _finish(
     return 1 if summary.failed else 0
 
 
+def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
+    """The input and output files (output positional or -o, not both)."""
+    if args.input is None:
+        raise UsageError("name the input file: groqstream batch IN -o OUT")
+    if args.output and args.output_opt and args.output != args.output_opt:
+        raise UsageError(f"two outputs given ({args.output} and -o {args.output_opt}): pass one")
+    output = args.output or args.output_opt
+    if output is None:
+        raise UsageError("name the output file: groqstream batch IN -o OUT")
+    src = existing_file(args.input, "input file")
+    return src, new_file_in_existing_dir(output, "output file")
+
+
 async def _batch(args: argparse.Namespace) -> int:
     if args.otlp_endpoint:
         return await _otlp.rerun_exporting(args, _batch, "groqstream-batch")
-    src = existing_file(args.input, "input file")
-    out = new_file_in_existing_dir(args.output, "output file")
+    if args.cancel:
+        return await batch_remote.cancel(args, make_client(args))
+    src, out = _paths(args)
     report = new_file_in_existing_dir(args.report, "report file") if args.report else None
     client = make_client(args)  # checks the key and base URL before anything starts
+    total = _requests_in(src)
+    backend = batch_remote.choose(args, total)
+    if backend != "sync":
+        if args.workers or args.ray_address:
+            raise UsageError("--workers and --ray-address run the sync backend only")
+        summary = await batch_remote.run_remote(args, src, out, client, args.model)
+        return batch_remote.finish_line(summary, report)
     if args.workers or args.ray_address:
         return await _batch_on_ray(args, src, out, report, client.base_url)
     errs = errors_path_for(out)
-    total = _requests_in(src)
     already = _lines(out) + _lines(errs)
     progress = live_progress()
 

@@ -254,7 +254,8 @@ def _interrupted(sweep: _Sweep, out: Path | None, meta: dict[str, Any], err: Out
 
 async def _sweep(args: argparse.Namespace, client: Client, cfg: SweepConfig, sweep: _Sweep) -> None:
     """The levels, in this process or spread over Ray workers (`--workers`/`--ray-address`:
-    those levels' reports are merged from the workers' sketches and have no per-request rows)."""
+    those levels' reports are merged from the workers' sketches, their requests.jsonl rows
+    from the rows each worker sends back)."""
     if not (args.workers or args.ray_address):
         await run_sweep(client, cfg, on_progress=sweep.on_progress, on_level=sweep.on_level)
         return

@@ -65,8 +65,9 @@ class DistributedBatchSummary(BatchSummary):
 
 @dataclass(slots=True)
 class DistributedLevel(LevelResult):
-    """One bench level run by many workers: `results` is empty (workers send sketches, not
-    results); the report is merged from theirs, with each worker's loop lag kept."""
+    """One bench level run by many workers: `results` is empty (workers send sketches and
+    per-request rows, not results); the report is merged from their sketches, with each
+    worker's loop lag kept, and `rows` from their rows."""
 
     workers: tuple[WorkerOutcome, ...] = ()
 
@@ -378,5 +379,22 @@ async def run_sweep(
                 if tick is not None:
                     tick(await coord.progress.remote(), finished=True)
             report, _ = _merged_report(outcomes, cfg.slo)
-            levels.append(DistributedLevel(level, [], report, tuple(outcomes)))
+            rows = merged_rows(outcomes)
+            levels.append(DistributedLevel(level, [], report, rows, workers=tuple(outcomes)))
     return levels
+
+
+def merged_rows(outcomes: Sequence[WorkerOutcome]) -> list[dict[str, Any]]:
+    """The workers' `requests.jsonl` rows as one level's: `start_ms` from the level's first
+    request on any worker, `index` unique across workers (worker by worker, in order)."""
+    with_rows = [o for o in sorted(outcomes, key=lambda o: o.worker) if o.rows]
+    t0 = min((o.rows_t0 for o in with_rows), default=0.0)
+    rows: list[dict[str, Any]] = []
+    for o in with_rows:
+        shift = (o.rows_t0 - t0) * 1000
+        base = len(rows)
+        for row in o.rows:
+            start = row.get("start_ms")
+            start = None if start is None else round(start + shift, 3)
+            rows.append({**row, "index": base + row["index"], "start_ms": start})
+    return rows

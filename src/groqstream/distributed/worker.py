@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from .._transport import Timeouts
 from ..batch import run_batch
+from ..bench.output import level_start_ns, request_row
 from ..bench.runner import SweepConfig, run_sweep
 from ..client import Client
 from ..fanout import Progress
@@ -62,6 +63,8 @@ class WorkerOutcome:
     cpu_s: float = 0.0
     pid: int = field(default_factory=os.getpid)
     node: str = field(default_factory=lambda: _node_id())
+    rows: tuple[dict[str, Any], ...] = ()  # a bench share's requests.jsonl rows (bounded)
+    rows_t0: float = 0.0  # wall-clock time its rows' start_ms count from
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +183,9 @@ async def _shard(spec: ShardSpec, coordinator: Any) -> ShardOutcome:
     )
 
 
+MAX_ROWS_PER_WORKER = 200_000  # per-request rows a bench share sends back, at most
+
+
 @dataclass(frozen=True, slots=True)
 class BenchShare:
     """One worker's part of one bench level: its concurrency, requests and arrival rate."""
@@ -210,6 +216,8 @@ async def _bench_share(share: BenchShare, coordinator: Any) -> WorkerOutcome:
     acc = LatencyAccumulator()
     for r in lv.results:
         acc.add(r)
+    t0 = level_start_ns(lv.results)
+    rows = tuple(request_row(share.level, r, t0) for r in lv.results[:MAX_ROWS_PER_WORKER])
     return WorkerOutcome(
         worker=share.worker,
         latency=acc.compact([cfg.slo]),
@@ -218,6 +226,8 @@ async def _bench_share(share: BenchShare, coordinator: Any) -> WorkerOutcome:
         loop_lag_max_s=lv.report.loop_lag_max_s,
         loop_lag_p99_s=lv.report.loop_lag_p99_s,
         cpu_s=time.process_time() - cpu,
+        rows=rows,
+        rows_t0=ended - (time.perf_counter_ns() - t0) / 1e9 if t0 else ended,
     )
 
 

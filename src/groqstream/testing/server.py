@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from .batches import BatchAPI
 from .catalog import GROQ_MODELS, ModelInfo, resolve_models
 from .conversation import check_conversation
 from .dialects import DIALECTS, Dialect
@@ -96,6 +97,7 @@ class SimulatedServer:
         self._runner: web.AppRunner | None = None
         self._released = asyncio.Event()
         self._released.set()
+        self.batch_api = BatchAPI(self)  # Files + Batches endpoints, on a compressed clock
 
     def __repr__(self) -> str:
         return f"<SimulatedServer {self.base_url if self._runner else 'stopped'}>"
@@ -119,6 +121,7 @@ class SimulatedServer:
             app.router.add_post(prefix + "/chat/completions", self._chat)
             app.router.add_get(prefix + "/models", self._models)
             app.router.add_get(prefix + "/models/{model:.+}", self._model)
+            self.batch_api.add_routes(app.router, prefix)
         runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, backlog=4096)

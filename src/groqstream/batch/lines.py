@@ -1,34 +1,33 @@
-"""Batch-API-compatible JSONL runs that survive `kill -9`: nothing lost, nothing duplicated.
+"""What both batch backends share: input-line validation, the summary, and the OUT/errors files.
 
-DESIGN: the top of the library, above `client.py` (it makes a `Client` when given none) and
-`fanout.py`. Input lines are OpenAI/Groq Batch API requests (`custom_id`, `method`, `url`,
-`body`); output lines are Batch API results, one per request, written with one `os.write`
-each to an append-only file before they count as done. A re-run skips the `custom_id`s
-already written.
+Input lines are OpenAI/Groq Batch API requests (`custom_id`, `method`, `url`, `body`); output
+lines are Batch API results, one per request, written with one `os.write` each to an
+append-only file before they count as done. A re-run skips the `custom_id`s already written,
+whichever backend wrote them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import anyio
-import anyio.to_thread
 import orjson
 
-from ._stats import percentile
-from .client import Client
-from .errors import APIStatusError, ConfigError, GroqStreamError
-from .fanout import FanOut, FanOutOptions, Result
-from .report import LatencyAccumulator, LatencyReport
+from ..errors import GroqStreamError
+from ..report import LatencyAccumulator, LatencyReport
 
-__all__ = ["BatchInputError", "BatchSummary", "errors_path_for", "run_batch"]
+__all__ = [
+    "CHAT_URL",
+    "BatchInputError",
+    "BatchSummary",
+    "ResultFiles",
+    "errors_path_for",
+    "manifest_path_for",
+]
 
 CHAT_URL = "/v1/chat/completions"
 _FSYNC_EVERY = 1.0
@@ -46,7 +45,13 @@ class BatchInputError(GroqStreamError):
 
 @dataclass(frozen=True, slots=True)
 class BatchSummary:
-    """What a run did: counts, where it wrote, and the latency report of this run's requests."""
+    """What a run did: counts, where it wrote, and the latency report of this run's requests.
+
+    `backend` is the one that ran ("sync" or "groq-batch"; `backend_reason` says why when
+    `backend="auto"` chose it); `batch_ids` are the remote batches a groq-batch run used,
+    `status` their combined end ("completed", "failed", "expired", "cancelled"; "completed"
+    for a sync run) and `outcome` the one line that says how the run ended.
+    """
 
     total: int
     skipped: int
@@ -56,12 +61,24 @@ class BatchSummary:
     errors_path: Path
     report: LatencyReport
     latency: LatencyAccumulator | None = None  # the mergeable form of `report`
+    backend: str = "sync"
+    backend_reason: str = ""
+    batch_ids: tuple[str, ...] = ()
+    status: str = "completed"
+    outcome: str = ""
+    unfinished: int = 0
 
 
 def errors_path_for(output: Path) -> Path:
     """Where failed requests go: `out.jsonl` → `out.errors.jsonl` (beside the output)."""
     stem = output.name[: -len(".jsonl")] if output.name.endswith(".jsonl") else output.name
     return output.with_name(stem + ".errors.jsonl")
+
+
+def manifest_path_for(output: Path) -> Path:
+    """Where a groq-batch run records its remote batches: `out.jsonl` → `out.batches.json`."""
+    stem = output.name[: -len(".jsonl")] if output.name.endswith(".jsonl") else output.name
+    return output.with_name(stem + ".batches.json")
 
 
 def _line_problems(lineno: int, raw: bytes, seen: dict[str, int]) -> list[str]:
@@ -164,6 +181,15 @@ def _written_id(path: Path, lineno: int, raw: bytes) -> str:
     return cid
 
 
+def request_body(obj: dict[str, Any], model: str | None) -> dict[str, Any]:
+    """An input line's body as it is sent: the run's model where it names none, no `stream`."""
+    body = dict(obj["body"])
+    if model and not body.get("model"):
+        body["model"] = model
+    body.pop("stream", None)
+    return body
+
+
 def _pending(
     path: Path, done: set[str], model: str | None, byte_range: tuple[int, int] | None = None
 ) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -174,11 +200,7 @@ def _pending(
             obj = orjson.loads(raw)
             if obj["custom_id"] in done:
                 continue
-            body = dict(obj["body"])
-            if model and not body.get("model"):
-                body["model"] = model
-            body.pop("stream", None)
-            yield obj["custom_id"], body
+            yield obj["custom_id"], request_body(obj, model)
 
 
 def _write_json(path: Path, obj: dict[str, Any]) -> None:
@@ -205,131 +227,33 @@ class _AppendLog:
         os.close(self.fd)
 
 
-def _metrics_field(r: Result) -> dict[str, Any] | None:
-    m = r.metrics
-    if m is None:
-        return {"attempts": r.attempts, "queue_wait_ms": r.queue_wait_s * 1000}
+class ResultFiles:
+    """OUT and its errors file, as both backends write them: a success line to OUT, a failure
+    line to the errors file, each a whole line written at once; counts what it wrote."""
 
-    def ms(x: float | None) -> float | None:
-        return None if x is None else round(x * 1000, 3)
+    def __init__(self, out: Path, errs: Path) -> None:
+        self._ok = _AppendLog(out)
+        try:
+            self._err = _AppendLog(errs)
+        except BaseException:
+            self._ok.close()
+            raise
+        self.succeeded = 0
+        self.failed = 0
 
-    itl = sorted(m.itl_s)
-    return {
-        "ttft_ms": ms(m.ttft_s),
-        "tpot_ms": ms(m.tpot_s),
-        "e2el_ms": ms(m.e2el_s),
-        "itl_p50_ms": ms(percentile(itl, 50)) if itl else None,
-        "output_tokens": m.output_tokens,
-        "output_tokens_per_s": m.output_tokens_per_s,
-        "server_total_ms": ms(m.server_total_s),
-        "attempts": r.attempts,
-        "queue_wait_ms": ms(r.queue_wait_s),
-    }
+    def success(self, line: dict[str, Any]) -> None:
+        """Append one result line to OUT."""
+        self._ok.write(line)
+        self.succeeded += 1
 
+    def failure(self, line: dict[str, Any]) -> None:
+        """Append one failed request's line to the errors file."""
+        self._err.write(line)
+        self.failed += 1
 
-def _success_line(cid: str, r: Result) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": r.text}
-    if r.reasoning is not None:
-        message["reasoning"] = r.reasoning
-    if r.tool_calls:
-        message["tool_calls"] = [c.to_dict() for c in r.tool_calls]
-    usage = r.usage.raw if r.usage is not None else None
-    body = {
-        "id": r.request_id or "",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": r.model or r.request.get("model"),
-        "choices": [
-            {"index": 0, "message": message, "logprobs": None, "finish_reason": r.finish_reason}
-        ],
-        "usage": usage,
-    }
-    return {
-        "id": "batch_req_" + uuid.uuid4().hex,
-        "custom_id": cid,
-        "response": {"status_code": 200, "request_id": r.request_id, "body": body},
-        "error": None,
-        "groqstream_metrics": _metrics_field(r),
-    }
-
-
-def _error_line(cid: str, r: Result) -> dict[str, Any]:
-    e = r.error
-    assert e is not None
-    status = e.status if isinstance(e, APIStatusError) else None
-    body = e.body if isinstance(e, APIStatusError) else None
-    code = (e.code if isinstance(e, APIStatusError) else None) or e.kind
-    return {
-        "id": "batch_req_" + uuid.uuid4().hex,
-        "custom_id": cid,
-        "response": {"status_code": status, "request_id": e.request_id, "body": body},
-        "error": {"code": code, "message": str(e)},
-        "groqstream_metrics": _metrics_field(r),
-    }
-
-
-async def run_batch(
-    input_path: str | os.PathLike[str],
-    output_path: str | os.PathLike[str],
-    *,
-    client: Client | None = None,
-    base_url: str | None = None,
-    model: str | None = None,
-    report_path: str | os.PathLike[str] | None = None,
-    byte_range: tuple[int, int] | None = None,
-    options: FanOutOptions | None = None,
-    **fan_out_options: Any,
-) -> BatchSummary:
-    """Run a Batch API input file through `fan_out`, resumably (see the module docstring).
-
-    `byte_range` runs only the lines starting in [start, end) of the input (one shard of it,
-    see `groqstream.distributed`).
-
-    Keyword arguments are `FanOutOptions` fields (`concurrency=`, `requests_per_minute=`,
-    `tokens_per_minute=`, `on_progress=`, `gate=`, ...), over `options` when given.
-    """
-    opts, unknown = FanOutOptions.split(fan_out_options, options)
-    if unknown:
-        raise ConfigError(f"run_batch() got unexpected arguments: {', '.join(sorted(unknown))}")
-    src, out = Path(input_path), Path(output_path)
-    errs = errors_path_for(out)
-    total = await anyio.to_thread.run_sync(_validate, src, byte_range)
-    done = await anyio.to_thread.run_sync(lambda: _done_ids(out) | _done_ids(errs))
-    ids: dict[int, str] = {}
-
-    def requests() -> Iterator[dict[str, Any]]:
-        for i, (cid, body) in enumerate(_pending(src, done, model, byte_range)):
-            ids[i] = cid
-            yield body
-
-    async with contextlib.AsyncExitStack() as stack:
-        if client is None:
-            client = await stack.enter_async_context(Client(base_url=base_url))
-        fan = client.fan_out(requests(), opts)
-        succeeded, failed = await _write_results(fan, ids, out, errs)
-    report = fan.report()
-    if report_path is not None:
-        await anyio.to_thread.run_sync(_write_json, Path(report_path), report.to_dict())
-    return BatchSummary(total, len(done), succeeded, failed, out, errs, report, fan.accumulator)
-
-
-async def _write_results(
-    fan: FanOut, ids: dict[int, str], out: Path, errs: Path
-) -> tuple[int, int]:
-    """Write each result durably as it completes; the counts of successes and failures."""
-    ok_log, err_log = _AppendLog(out), _AppendLog(errs)
-    succeeded = failed = 0
-    try:
-        async with fan:
-            async for r in fan:
-                cid = ids.pop(r.index)
-                if r.ok:
-                    ok_log.write(_success_line(cid, r))
-                    succeeded += 1
-                else:
-                    err_log.write(_error_line(cid, r))
-                    failed += 1
-    finally:
-        ok_log.close()
-        err_log.close()
-    return succeeded, failed
+    def close(self) -> None:
+        """fsync and close both files."""
+        try:
+            self._ok.close()
+        finally:
+            self._err.close()
