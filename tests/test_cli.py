@@ -24,6 +24,7 @@ def test_demo_streams_an_answer_and_metrics() -> None:
     assert p.returncode == 0, p.stderr
     assert len(p.stdout.split()) == 30  # the answer on stdout; reasoning went to stderr
     assert "TTFT" in p.stderr and "tok/s" in p.stderr and "server:" in p.stderr
+    assert "TTFT network+client" in p.stderr and "stamps ± " in p.stderr
     assert "Let me think" in p.stderr
 
 

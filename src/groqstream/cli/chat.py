@@ -104,6 +104,12 @@ def metrics_line(m: StreamMetrics, out: Out) -> str:
         line += " | server: " + ", ".join(f"{k} {seconds_as_ms(v)}" for k, v in server)
         if m.network_s is not None:
             line += f", network+client {seconds_as_ms(m.network_s)}"
+    split = m.ttft_split()
+    if split is not None:
+        line += f" | TTFT network+client {seconds_as_ms(split['network'])}"
+    if m.loop_lag_s is not None:
+        mark = " (suspect)" if m.lag_suspect else ""
+        line += f" | stamps ± {seconds_as_ms(m.loop_lag_s)}{mark}"
     return line
 
 
