@@ -23,6 +23,7 @@ RANKS: dict[str, int] = {
     "types": 1,
     "metrics": 2,
     "ratelimit": 2,
+    "routing": 2,
     "sse": 2,
     "_fastpath": 2,
     "_body": 2,
@@ -34,9 +35,10 @@ RANKS: dict[str, int] = {
     "stream": 6,
     "fanout": 7,
     "client": 8,
+    "router": 9,
     "batch": 9,
 }
-SANS_IO = {"errors", "types", "metrics", "ratelimit", "sse", "_fastpath", "_body", "chunks"}
+SANS_IO = {"errors", "types", "metrics", "ratelimit", "routing", "sse", "_fastpath", "_body", "chunks"}
 TOP = 10  # cli/, bench/, ui/, otel, distributed, __init__, __main__: may use anything below
 
 

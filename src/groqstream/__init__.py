@@ -33,6 +33,7 @@ from .errors import (
     InternalServerError,
     MalformedChunkError,
     MissingAPIKeyError,
+    NoEndpointAvailable,
     NotFoundError,
     PermissionDeniedError,
     ProtocolError,
@@ -48,6 +49,8 @@ from .fanout import FanOut, FanOutOptions, Progress, Result
 from .metrics import StreamMetrics
 from .models import DEFAULT_MODEL
 from .report import SLO, LatencyAccumulator, LatencyReport
+from .router import Endpoint, RoutedStream, Router
+from .routing import Breaker, Hedge
 from .stream import ChatStream, StreamState
 from .types import Completion, Delta, ToolCall, Usage
 
@@ -62,6 +65,7 @@ __all__ = [
     "BadRequestError",
     "BatchInputError",
     "BatchSummary",
+    "Breaker",
     "CapacityExceededError",
     "ChatStream",
     "Client",
@@ -71,17 +75,20 @@ __all__ = [
     "ConnectTimeout",
     "ContentTypeError",
     "Delta",
+    "Endpoint",
     "EventTooLargeError",
     "FanOut",
     "FanOutOptions",
     "FirstByteTimeout",
     "GroqStreamError",
+    "Hedge",
     "IdleTimeout",
     "InternalServerError",
     "LatencyAccumulator",
     "LatencyReport",
     "MalformedChunkError",
     "MissingAPIKeyError",
+    "NoEndpointAvailable",
     "NotFoundError",
     "PermissionDeniedError",
     "Progress",
@@ -92,6 +99,8 @@ __all__ = [
     "RequestTooLargeError",
     "Result",
     "RetryPolicy",
+    "RoutedStream",
+    "Router",
     "StreamInterrupted",
     "StreamMetrics",
     "StreamState",

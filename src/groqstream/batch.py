@@ -27,6 +27,7 @@ from .client import Client
 from .errors import APIStatusError, ConfigError, GroqStreamError
 from .fanout import FanOut, FanOutOptions, Result
 from .report import LatencyAccumulator, LatencyReport
+from .types import StreamSource
 
 __all__ = ["BatchInputError", "BatchSummary", "errors_path_for", "run_batch"]
 
@@ -272,7 +273,7 @@ async def run_batch(
     input_path: str | os.PathLike[str],
     output_path: str | os.PathLike[str],
     *,
-    client: Client | None = None,
+    client: StreamSource | None = None,
     base_url: str | None = None,
     model: str | None = None,
     report_path: str | os.PathLike[str] | None = None,
@@ -282,7 +283,8 @@ async def run_batch(
 ) -> BatchSummary:
     """Run a Batch API input file through `fan_out`, resumably (see the module docstring).
 
-    `byte_range` runs only the lines starting in [start, end) of the input (one shard of it,
+    `client` is a `Client` or anything with its calls (a `Router`). `byte_range` runs only
+    the lines starting in [start, end) of the input (one shard of it,
     see `groqstream.distributed`).
 
     Keyword arguments are `FanOutOptions` fields (`concurrency=`, `requests_per_minute=`,
@@ -303,9 +305,12 @@ async def run_batch(
             yield body
 
     async with contextlib.AsyncExitStack() as stack:
-        if client is None:
-            client = await stack.enter_async_context(Client(base_url=base_url))
-        fan = client.fan_out(requests(), opts)
+        source: StreamSource = (
+            client
+            if client is not None
+            else await stack.enter_async_context(Client(base_url=base_url))
+        )
+        fan = source.fan_out(requests(), opts)
         succeeded, failed = await _write_results(fan, ids, out, errs)
     report = fan.report()
     if report_path is not None:

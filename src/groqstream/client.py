@@ -217,14 +217,28 @@ class Client:
         you pass your own `stream_options` (None to send none). `extra_headers` go on this
         request only.
         """
-        transport = self._ready()
+        self._ready()
         body = self._body(model, messages, prompt, system, params, stream=True)
+        return self.open_stream(body, checked_headers(extra_headers) if extra_headers else None)
+
+    def open_stream(
+        self,
+        body: dict[str, Any],
+        extra_headers: Mapping[str, str] | None = None,
+        *,
+        observe: bool = True,
+    ) -> ChatStream:
+        """A `ChatStream` for a request body already built (``"stream": true``) and headers
+        already checked: what `stream()` returns, for callers that build bodies themselves
+        (a `Router` sends one body to several endpoints). `observe=False` keeps it from
+        instrumentation observers, for a caller that shows the request to them itself."""
         return ChatStream(
-            transport,
+            self._ready(),
             body,
             self.retry_policy,
-            extra_headers=checked_headers(extra_headers) if extra_headers else None,
+            extra_headers=extra_headers,
             max_event_bytes=self.max_event_bytes,
+            observe=observe,
         )
 
     def fan_out(
