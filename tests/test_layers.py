@@ -38,7 +38,9 @@ RANKS: dict[str, int] = {
     "router": 9,
     "batch": 9,
 }
-SANS_IO = {"errors", "types", "metrics", "ratelimit", "routing", "sse", "_fastpath", "_body", "chunks"}
+SANS_IO = {
+    "errors", "types", "metrics", "ratelimit", "routing", "sse", "_fastpath", "_body", "chunks",
+}  # fmt: skip
 TOP = 10  # cli/, bench/, ui/, otel, distributed, __init__, __main__: may use anything below
 
 

@@ -91,6 +91,7 @@ def test_quantile_delay_waits_for_samples_then_follows_them() -> None:
         ({"min_delay": 2.0, "max_delay": 1.0}, "must not exceed"),
         ({"max_extra": 1.5}, "fraction"),
         ({"max_extra": -0.1}, "0 or more"),
+        ({"burst": -1}, "burst"),
         ({"window": 0}, "window"),
         ({"min_samples": 1.5}, "min_samples"),
     ],
@@ -111,25 +112,37 @@ def test_hedge_short_forms() -> None:
     assert Hedge(after=0.3).quantile is None
 
 
-def test_budget_never_lets_hedges_pass_max_extra_of_requests() -> None:
-    b = HedgeBudget(0.05)
-    requests = hedges = 0
-    for _ in range(10_000):
+@pytest.mark.parametrize("burst", [0.0, 2.0, 5.0])
+def test_budget_never_lets_hedges_pass_max_extra_of_requests_plus_the_burst(burst: float) -> None:
+    b = HedgeBudget(0.05, burst)
+    hedges = 0
+    for requests in range(1, 10_001):
         b.on_request()
-        requests += 1
         while b.try_spend():  # as greedy as a caller can be
             hedges += 1
-        assert hedges <= 0.05 * requests + 1e-9
-    assert hedges == 500
+        assert hedges <= 0.05 * requests + burst + 1e-9
+    assert hedges >= 500 + burst - 1  # and it does let them through
 
 
-def test_budget_starts_empty_and_caps_its_savings() -> None:
-    b = HedgeBudget(0.5, capacity=2.0)
-    assert not b.try_spend()
+def test_budget_starts_full_and_caps_its_savings() -> None:
+    b = HedgeBudget(0.5, 2.0)
+    assert b.try_spend() and b.try_spend() and not b.try_spend()
     for _ in range(100):
         b.on_request()
     assert b.level == 2.0
     assert b.try_spend() and b.try_spend() and not b.try_spend()
+
+
+def test_a_tail_of_exactly_max_extra_is_hedged_at_once_with_a_burst_of_two() -> None:
+    """One slow request in each block of 20, anywhere in it: each finds a token waiting."""
+    rng = random.Random(7)
+    b = HedgeBudget(0.05, 2.0)
+    for _ in range(500):
+        slow = rng.randrange(20)
+        for i in range(20):
+            b.on_request()
+            if i == slow:
+                assert b.try_spend()
 
 
 def test_breaker_opens_after_consecutive_failures_then_probes_once() -> None:

@@ -154,8 +154,12 @@ class _Lane:
         model = self.endpoint.model
         return body if model is None or body.get("model") == model else {**body, "model": model}
 
-    def record_ttft(self, seconds: float) -> None:
-        self.ttfts.add(seconds)
+    def record_ttft(self, seconds: float, fired_after: float | None = None) -> None:
+        """Book a TTFT. For the hedge delay's window, a request whose hedge timer had fired
+        counts as at most twice that delay: one the budget did not let hedge would otherwise
+        teach the window that the slow tail is normal (and the delay would climb into it);
+        a whole endpoint growing slower still lifts the delay, doubling per window."""
+        self.ttfts.add(seconds if fired_after is None else min(seconds, 2 * fired_after))
         samples = self.stats.ttft_s
         if len(samples) < _STATS_TTFTS:
             samples.append(seconds)
@@ -224,7 +228,8 @@ class Router:
             )
             for e in eps
         ]
-        self.budget = HedgeBudget(self.hedge.max_extra if self.hedge is not None else 0.0)
+        h = self.hedge
+        self.budget = HedgeBudget(h.max_extra, h.burst) if h is not None else HedgeBudget(0.0)
         self.default_model = self._lanes[0].client.default_model
         self.max_event_bytes = self._lanes[0].client.max_event_bytes
 
@@ -413,7 +418,7 @@ class Router:
 class _Attempt:
     """One endpoint's try at a request: its stream, the task waiting for its first delta."""
 
-    __slots__ = ("hedged_after", "lane", "started", "stream", "task")
+    __slots__ = ("fired_after", "hedged_after", "lane", "started", "stream", "task")
 
     def __init__(self, lane: _Lane, stream: ChatStream, task: asyncio.Task[None]) -> None:
         self.lane = lane
@@ -421,6 +426,7 @@ class _Attempt:
         self.task = task
         self.started = _now()
         self.hedged_after: float | None = None  # the delay after which it was hedged
+        self.fired_after: float | None = None  # when its hedge timer first fired
 
 
 class _Race:
@@ -484,6 +490,8 @@ class _Race:
         newest = self.every[-1]
         hedge = router.hedge
         assert hedge is not None
+        if newest.fired_after is None:
+            newest.fired_after = _now() - newest.started
         if router.budget.try_spend():
             lane = router._next_lane(self.tried)
             if lane is not None:
@@ -538,7 +546,7 @@ class _Race:
             lane.stats.hedges_won += 1
         ttft = att.stream.metrics.ttft_s
         if ttft is not None:
-            lane.record_ttft(ttft)
+            lane.record_ttft(ttft, att.fired_after)
         self.rs.endpoint = lane.name
         self.rs.win_ns = att.stream.metrics.output_ns[0] if ttft is not None else _perf_ns()
         self.live.pop(att.task, None)
@@ -741,4 +749,3 @@ class RoutedStream:
     def assistant_message(self) -> dict[str, Any]:
         """The assistant message to append to `messages` for the next turn."""
         return assistant_message(self.text, self.tool_calls)
-

@@ -10,7 +10,7 @@ event loop. `router.py` is the thin IO layer that feeds them.
   requests.
 - `TtftWindow`: the last TTFTs of one endpoint, sorted, for that quantile.
 - `HedgeBudget`: a token bucket filled by requests (`max_extra` per request) and drained by
-  hedges, so hedges never exceed `max_extra` of the requests made.
+  hedges, so hedges never exceed `max_extra` of the requests made, plus a small `burst`.
 - `Breaker` / `CircuitBreaker`: open after N consecutive failures, one half-open probe after a
   cool-down; `EndpointHealth` adds the wait a 429's retry-after put on the endpoint.
 """
@@ -21,7 +21,7 @@ import bisect
 import collections
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import ConfigError
 
@@ -103,7 +103,8 @@ class Hedge:
       that many seconds. Until `min_samples` TTFTs are known, the quantile is `max_delay`.
     - `min_delay` / `max_delay`: the bounds of the delay, whatever `after` says.
     - `max_extra`: hedges are at most this fraction of requests (a budget refilled per
-      request: `HedgeBudget`).
+      request: `HedgeBudget`), plus `burst`: the budget starts with `burst` hedges saved and
+      saves no more, so a tail that comes in clumps is still hedged at once.
     - `window`: how many recent TTFTs per endpoint the quantile looks at.
     """
 
@@ -111,12 +112,14 @@ class Hedge:
     min_delay: float = 0.005
     max_delay: float = 2.0
     max_extra: float = 0.05
+    burst: float = 2.0
     window: int = 256
     min_samples: int = 20
+    _q: float | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.after, str):
-            parse_quantile(self.after)
+            object.__setattr__(self, "_q", parse_quantile(self.after))
         else:
             _non_negative("hedge after", self.after)
         lo = _non_negative("min_delay", self.min_delay)
@@ -126,6 +129,7 @@ class Hedge:
         extra = _non_negative("max_extra", self.max_extra)
         if extra > 1:
             raise ConfigError(f"max_extra is a fraction of requests (0 to 1), got {extra!r}")
+        _non_negative("burst", self.burst)
         for name in ("window", "min_samples"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -140,19 +144,20 @@ class Hedge:
         if isinstance(value, str):
             text = value.strip()
             try:
-                return cls(after=float(text))
+                seconds = float(text)
             except ValueError:
                 return cls(after=text)
+            return cls(after=seconds)
         return cls(after=value)
 
     @property
     def quantile(self) -> float | None:
         """The TTFT quantile `after` names (0.95 for "p95"), or None for a fixed delay."""
-        return parse_quantile(self.after) if isinstance(self.after, str) else None
+        return self._q
 
     def delay(self, ttfts: TtftWindow) -> float:
         """Seconds to wait for a first delta before hedging, given the endpoint's TTFTs."""
-        q = self.quantile
+        q = self._q
         if q is None:
             wanted = float(self.after)
         elif len(ttfts) < self.min_samples:
@@ -163,16 +168,16 @@ class Hedge:
 
 
 class HedgeBudget:
-    """A token bucket over the request rate: each request adds `max_extra` of a token (up to
-    `capacity`), each hedge takes a whole one. It starts empty, so at every moment the
-    hedges sent are at most `max_extra` times the requests made."""
+    """A token bucket over the request rate: each request adds `max_extra` of a token, each
+    hedge takes a whole one. It holds at most `burst` tokens and starts full, so at every
+    moment the hedges sent are at most ``max_extra × requests + burst``."""
 
     __slots__ = ("capacity", "level", "max_extra")
 
-    def __init__(self, max_extra: float, capacity: float | None = None) -> None:
+    def __init__(self, max_extra: float, burst: float = 0.0) -> None:
         self.max_extra = max_extra
-        self.capacity = capacity if capacity is not None else max(1.0, 100 * max_extra)
-        self.level = 0.0
+        self.capacity = max(1.0, burst)
+        self.level = float(burst)
 
     def on_request(self) -> None:
         """A request was made: its share of a hedge goes into the bucket."""

@@ -287,6 +287,15 @@ class StreamSource(Protocol):
     @property
     def base_url(self) -> str: ...
 
+    async def __aenter__(self) -> StreamSource: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
     def stream(
         self,
         *,

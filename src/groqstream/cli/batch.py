@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from ..batch import BatchInputError, BatchSummary, errors_path_for, run_batch
+from ..bench.endpoints import endpoint_lines, router_stats
 from ..bench.output import summary_fields
 from ..bench.table import columns, notes, table
 from ..client import api_key_env
@@ -19,9 +20,10 @@ from . import _otlp
 from .args import (
     add_command,
     add_ray_options,
+    add_router_options,
     add_target_options,
     existing_file,
-    make_client,
+    make_source,
     new_file_in_existing_dir,
     positive_float,
     positive_int,
@@ -72,6 +74,7 @@ def add_parser(sub: Any) -> None:
         help="write the latency report as JSON here (vLLM field names, as bench's)",
     )
     add_ray_options(p, workers_help="run on Ray over N worker processes")
+    add_router_options(p)
     _otlp.add_argument(p)
     p.set_defaults(func=_batch)
 
@@ -123,8 +126,10 @@ async def _batch(args: argparse.Namespace) -> int:
     src = existing_file(args.input, "input file")
     out = new_file_in_existing_dir(args.output, "output file")
     report = new_file_in_existing_dir(args.report, "report file") if args.report else None
-    client = make_client(args)  # checks the key and base URL before anything starts
+    client = make_source(args)  # checks the keys and base URLs before anything starts
     if args.workers or args.ray_address:
+        if args.endpoint:
+            raise UsageError("--endpoint runs in this process; it does not go with Ray workers")
         return await _batch_on_ray(args, src, out, report, client.base_url)
     errs = errors_path_for(out)
     total = _requests_in(src)
@@ -159,6 +164,10 @@ async def _batch(args: argparse.Namespace) -> int:
         raise
     finally:
         progress.close()
+    routed = router_stats(client)
+    if routed is not None:
+        for line in endpoint_lines(routed):
+            Out(sys.stderr).line(line, "dim")
     return _finish(summary, args, report, client.base_url)
 
 
