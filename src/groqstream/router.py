@@ -81,7 +81,7 @@ class Endpoint:
 
     @classmethod
     def parse(cls, text: str) -> Endpoint:
-        """From the CLI form ``URL[,model=NAME][,name=LABEL][,api_key_env=VAR]``."""
+        """From the CLI form ``URL[,model=NAME][,name=LABEL]`` (keys come from the environment)."""
         url, *opts = [p.strip() for p in text.split(",")]
         kw: dict[str, str] = {}
         for opt in opts:
