@@ -7,8 +7,9 @@ Two `SimulatedServer`s run in their own processes (so they do not share the clie
 A answers in `--ttft` but delays its first chunk ×20 for 5 % of requests (`SlowTail`, an
 exact 5 %), B has no tail. The same workload — requests arriving at a fixed `--rate`, so
 both modes carry the same load — goes through one endpoint (a `Client` on A) and through
-`Router([A, B], hedge="p95")`, in alternating rounds so that drift of a loaded machine hits
-both alike. Reported:
+`Router([A, B])`, in alternating rounds so that drift of a loaded machine hits both alike;
+once with a fixed hedge delay (`--hedge-after`, 50 ms) and once with `hedge="p95"`, each with
+a fresh router. Reported:
 
 - TTFT p50 / p99 / p99.9 of each mode, and the extra requests the router sent (hedges);
 - loser close: the server's stamp of the loser's disconnect minus the client's stamp of the
