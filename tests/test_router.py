@@ -466,3 +466,22 @@ async def test_a_routed_stream_is_a_delta_stream(fast: SimulatedServer) -> None:
         assert s.finished and s.usage is not None and s.finish_reason
         assert s.request_id and s.model and s.headers and s.tool_calls == []
         assert s.reasoning is None and s.endpoint == "a"
+
+
+# --- the simulator's slow tail ---------------------------------------------------------------
+
+
+def test_slow_tail_is_an_exact_share_in_every_block() -> None:
+    tail = SlowTail(0.05, 20.0, seed=4)
+    draws = [tail.draw() for _ in range(2000)]
+    assert tail.slow == draws.count(20.0) == 100
+    assert set(draws) == {1.0, 20.0}
+    assert all(draws[i : i + 20].count(20.0) == 1 for i in range(0, 2000, 20))
+    assert [SlowTail(0.05, seed=4).draw() for _ in range(40)] == draws[:40]  # repeatable
+    assert all(SlowTail(0.0).draw() == 1.0 for _ in range(10))
+
+
+@pytest.mark.parametrize("kwargs", [{"fraction": 1.5}, {"factor": 0.5}, {"factor": float("inf")}])
+def test_slow_tail_refuses_what_cannot_be(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        SlowTail(**kwargs)  # type: ignore[arg-type]
