@@ -24,6 +24,7 @@ RANKS: dict[str, int] = {
     "types": 1,
     "metrics": 2,
     "ratelimit": 2,
+    "routing": 2,
     "sse": 2,
     "_fastpath": 2,
     "_body": 2,
@@ -39,6 +40,7 @@ RANKS: dict[str, int] = {
     "fanout": 7,
     "tools": 7,
     "client": 8,
+    "router": 9,
     "batch": 9,
     "batch.lines": 9,
     "batch.choice": 9,
@@ -57,6 +59,7 @@ SANS_IO = {
     "_body",
     "chunks",
     "partial_json",
+    "routing",
 }
 TOP = 10  # cli/, bench/, ui/, otel, distributed, __init__, __main__: may use anything below
 

@@ -35,7 +35,10 @@ from groqstream import (
     AuthenticationError,
     BadRequestError,
     Client,
+    Endpoint,
+    Hedge,
     IdleTimeout,
+    Router,
     StreamInterrupted,
     Timeouts,
     _hooks,
@@ -44,7 +47,7 @@ from groqstream import (
 from groqstream.otel import METRICS, SEMCONV_VERSION, GroqStreamInstrumentor
 from groqstream.otel import _names as n
 from groqstream.otel._attributes import provider_for, server_of
-from groqstream.testing import Fault, SimulatedServer
+from groqstream.testing import Fault, SimulatedServer, SlowTail
 
 MODEL = "openai/gpt-oss-20b"
 PLAIN_MODEL = "moonshotai/kimi-k2-instruct"
@@ -623,3 +626,35 @@ def test_readme_names_the_version_and_every_metric() -> None:
     assert f"v{SEMCONV_VERSION}" in section
     for spec in METRICS:
         assert f"`{spec.name}`" in section, spec.name
+
+
+# --- a Router's attempts --------------------------------------------------------------------
+
+
+async def test_router_attempts_carry_their_route(telemetry: Telemetry) -> None:
+    """Each attempt of a routed request is its own span, saying endpoint, role and outcome;
+    the attempts are counted, and first-chunk times are per endpoint."""
+    async with (
+        SimulatedServer(ttft=0.02, slow_tail=SlowTail(1.0, 100.0)) as slow,
+        SimulatedServer(ttft=0.005) as fast,
+    ):
+        eps = [Endpoint(slow.base_url, name="a"), Endpoint(fast.base_url, name="b")]
+        async with Router(eps, hedge=Hedge(after=0.05, max_extra=1.0)) as r:
+            async with r.stream(model=MODEL, prompt="x") as s:
+                await s.until_done()
+            await slow.wait_idle()
+    assert s.endpoint == "b"
+    spans = {str(sp.attributes[n.ROUTER_ROLE]): sp for sp in telemetry.chat_spans()}  # type: ignore[index]
+    primary, hedge = spans["primary"].attributes, spans["hedge"].attributes
+    assert primary is not None and hedge is not None
+    assert (primary[n.ROUTER_ENDPOINT], primary[n.ROUTER_OUTCOME]) == ("a", "lost")
+    assert (hedge[n.ROUTER_ENDPOINT], hedge[n.ROUTER_OUTCOME]) == ("b", "won")
+    assert hedge[n.ROUTER_HEDGED] is True and hedge[n.ROUTER_FAILOVERS] == 0
+    assert hedge[n.ROUTER_BREAKER] == "closed"
+    points: list[Any] = list(telemetry.metrics()[n.ROUTER_ATTEMPTS].data.data_points)
+    counts = {
+        (p.attributes[n.ROUTER_ROLE], p.attributes[n.ROUTER_OUTCOME]): p.value for p in points
+    }
+    assert counts == {("primary", "lost"): 1, ("hedge", "won"): 1}
+    ttfc = telemetry.points(n.TIME_TO_FIRST_CHUNK.name)
+    assert [p.attributes[n.ROUTER_ENDPOINT] for p in ttfc] == ["b"]  # type: ignore[index]

@@ -34,6 +34,7 @@ from .errors import (
     JSONValidateFailedError,
     MalformedChunkError,
     MissingAPIKeyError,
+    NoEndpointAvailable,
     NotFoundError,
     PermissionDeniedError,
     ProtocolError,
@@ -53,6 +54,8 @@ from .metrics import StreamMetrics
 from .models import DEFAULT_MODEL
 from .partial_json import PartialJSON, PartialJSONError
 from .report import SLO, LatencyAccumulator, LatencyReport
+from .router import Endpoint, RoutedStream, Router
+from .routing import Breaker, Hedge
 from .stream import ChatStream, StreamState
 from .structured import Partial
 from .tools import (
@@ -83,6 +86,7 @@ __all__ = [
     "BadRequestError",
     "BatchInputError",
     "BatchSummary",
+    "Breaker",
     "CapacityExceededError",
     "ChatStream",
     "Client",
@@ -92,6 +96,7 @@ __all__ = [
     "ConnectTimeout",
     "ContentTypeError",
     "Delta",
+    "Endpoint",
     "EventTooLargeError",
     "ExecutedTool",
     "ExecutedToolsDelta",
@@ -101,6 +106,7 @@ __all__ = [
     "FirstByteTimeout",
     "FunctionCall",
     "GroqStreamError",
+    "Hedge",
     "IdleTimeout",
     "InternalServerError",
     "JSONValidateFailedError",
@@ -108,6 +114,7 @@ __all__ = [
     "LatencyReport",
     "MalformedChunkError",
     "MissingAPIKeyError",
+    "NoEndpointAvailable",
     "NotFoundError",
     "Partial",
     "PartialJSON",
@@ -123,6 +130,8 @@ __all__ = [
     "Result",
     "RetryPolicy",
     "RoundDone",
+    "RoutedStream",
+    "Router",
     "StreamInterrupted",
     "StreamMetrics",
     "StreamState",

@@ -228,22 +228,36 @@ class Client:
         you pass your own `stream_options` (None to send none). `extra_headers` go on this
         request only.
         """
-        transport = self._ready()
+        self._ready()
         output_type = params.get("response_format")
         if output_type is not None and not isinstance(output_type, Mapping):
             messages, system = self._structured(model, messages, system, params)
         else:
             output_type = None
         body = self._body(model, messages, prompt, system, params, stream=True)
-        s = ChatStream(
-            transport,
-            body,
-            self.retry_policy,
-            extra_headers=checked_headers(extra_headers) if extra_headers else None,
-            max_event_bytes=self.max_event_bytes,
-        )
+        s = self.open_stream(body, checked_headers(extra_headers) if extra_headers else None)
         s.output_type = output_type
         return s
+
+    def open_stream(
+        self,
+        body: dict[str, Any],
+        extra_headers: Mapping[str, str] | None = None,
+        *,
+        observe: bool = True,
+    ) -> ChatStream:
+        """A `ChatStream` for a request body already built (``"stream": true``) and headers
+        already checked: what `stream()` returns, for callers that build bodies themselves
+        (a `Router` sends one body to several endpoints). `observe=False` keeps it from
+        instrumentation observers, for a caller that shows the request to them itself."""
+        return ChatStream(
+            self._ready(),
+            body,
+            self.retry_policy,
+            extra_headers=extra_headers,
+            max_event_bytes=self.max_event_bytes,
+            observe=observe,
+        )
 
     def _structured(
         self,
@@ -307,13 +321,13 @@ class Client:
         return FanOut(
             transport,
             requests,
-            body=partial(self._fan_out_body, defaults),
+            body=partial(self.fan_out_body, defaults),
             options=opts,
             retry=self.retry_policy,
             max_event_bytes=self.max_event_bytes,
         )
 
-    def _fan_out_body(self, defaults: Mapping[str, Any], item: Request) -> dict[str, Any]:
+    def fan_out_body(self, defaults: Mapping[str, Any], item: Request) -> dict[str, Any]:
         """A fan-out request's stream body: the run's defaults under the item's own fields."""
         if isinstance(item, str):
             params = {k: v for k, v in defaults.items() if k not in ("model", "system")}

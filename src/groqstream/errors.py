@@ -28,6 +28,7 @@ __all__ = [
     "JSONValidateFailedError",
     "MalformedChunkError",
     "MissingAPIKeyError",
+    "NoEndpointAvailable",
     "NotFoundError",
     "PermissionDeniedError",
     "ProtocolError",
@@ -141,6 +142,15 @@ class StreamInterrupted(APIConnectionError):
         self.partial_text = partial_text
         self.partial_reasoning = partial_reasoning
         self.chunks = chunks
+
+
+class NoEndpointAvailable(APIConnectionError):
+    """Every endpoint of a `Router` is resting (its circuit breaker is open, or a 429 asked
+    it to wait); `retry_after` is the seconds until the first one takes traffic again."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 # --- HTTP status --------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from .ratelimit import RateLimitGate, estimate_tokens
 from .report import SLO, LatencyAccumulator, LatencyReport
 from .sse import DEFAULT_MAX_EVENT_BYTES
 from .stream import ChatStream
-from .types import ToolCall, Usage
+from .types import DeltaStream, ToolCall, Usage
 
 if TYPE_CHECKING:
     from ._transport import Transport
@@ -43,6 +43,7 @@ log = logging.getLogger("groqstream")
 
 Request: TypeAlias = "str | Mapping[str, Any]"
 BodyBuilder: TypeAlias = "Callable[[Request], dict[str, Any]]"
+StreamOpener: TypeAlias = "Callable[[dict[str, Any]], DeltaStream]"
 _NO_RETRY = RetryPolicy(max_retries=0)
 _LAG_PERIOD = 0.05
 
@@ -65,6 +66,9 @@ class Result:
     request_id: str | None = None
     model: str | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)
+    endpoint: str | None = None
+    hedged: bool = False
+    failovers: int = 0
 
     @property
     def ok(self) -> bool:
@@ -162,23 +166,21 @@ class _OneRequest:
         self.taken = taken
         self.queue_wait = 0.0  # waiting for a slot and the rate limits, before attempt 1
         self.state = RetryState()
-        self.stream: ChatStream | None = None
+        self.stream: DeltaStream | None = None
+        transport = fan._transport
+        # An opener's streams show themselves to observers; a transport's are shown here.
         self.obs = (
-            _hooks.begin("stream", body, fan._transport.base_url) if _hooks.observers else None
+            _hooks.begin("stream", body, transport.base_url)
+            if _hooks.observers and transport is not None and fan._opener is None
+            else None
         )
 
-    async def attempt(self, n: int) -> ChatStream:
+    async def attempt(self, n: int) -> DeltaStream:
         fan = self.fan
         await fan._wait_for_gate(self.est)
         if n == 1:
             self.queue_wait = time.monotonic() - self.taken
-        self.stream = stream = ChatStream(
-            fan._transport,
-            self.body,
-            _NO_RETRY,
-            max_event_bytes=fan._max_event_bytes,
-            observe=False,
-        )
+        self.stream = stream = fan._open(self.body)
         async with stream:
             await stream.until_done()
         return stream
@@ -190,7 +192,8 @@ class _OneRequest:
 
     def end(self, error: BaseException | None) -> None:
         if self.obs is not None:
-            self.obs.end(self.stream, error)
+            s = self.stream
+            self.obs.end(s if isinstance(s, ChatStream) else None, error)
 
 
 class FanOut:
@@ -203,16 +206,22 @@ class FanOut:
 
     def __init__(
         self,
-        transport: Transport,
+        transport: Transport | None,
         requests: Iterable[Request] | AsyncIterable[Request],
         *,
         body: BodyBuilder,
         options: FanOutOptions | None = None,
         retry: RetryPolicy | None = None,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        opener: StreamOpener | None = None,
     ) -> None:
+        """Requests go out as `ChatStream`s over `transport`, or, with `opener`, as whatever
+        `opener(body)` returns (a `Router`'s streams); one of the two must be given."""
         opts = options or FanOutOptions()
+        if transport is None and opener is None:
+            raise ConfigError("a fan-out needs a transport or a stream opener")
         self._transport = transport
+        self._opener = opener
         self._requests = requests
         self._body = body
         self.options = opts
@@ -235,7 +244,7 @@ class FanOut:
         self._pulled = 0
         self._started = 0.0
         self._ended: float | None = None
-        limit = transport.max_connections
+        limit = transport.max_connections if transport is not None else None
         if limit and limit < opts.concurrency:
             log.warning(
                 "fan_out concurrency %d exceeds the client's max_connections %d: "
@@ -243,6 +252,19 @@ class FanOut:
                 opts.concurrency,
                 limit,
             )
+
+    def _open(self, body: dict[str, Any]) -> DeltaStream:
+        """One attempt's stream (not started)."""
+        if self._opener is not None:
+            return self._opener(body)
+        assert self._transport is not None
+        return ChatStream(
+            self._transport,
+            body,
+            _NO_RETRY,
+            max_event_bytes=self._max_event_bytes,
+            observe=False,
+        )
 
     # --- consumer side -------------------------------------------------------------------
 
@@ -461,7 +483,7 @@ class FanOut:
         self,
         index: int,
         body: dict[str, Any],
-        stream: ChatStream,
+        stream: DeltaStream,
         est: int,
         state: RetryState,
         queue_wait: float,
@@ -485,6 +507,9 @@ class FanOut:
             request_id=stream.request_id,
             model=stream.model,
             tool_calls=stream.tool_calls,
+            endpoint=stream.endpoint,
+            hedged=stream.hedged,
+            failovers=stream.failovers,
         )
 
     @staticmethod

@@ -43,7 +43,7 @@ from .errors import (
 )
 from .metrics import StreamMetrics, compute_metrics
 from .sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder
-from .types import Delta, ExecutedTool, ToolCall, Usage, assistant_message
+from .types import Delta, ExecutedTool, Route, ToolCall, Usage, assistant_message
 
 if TYPE_CHECKING:
     from ._transport import Transport
@@ -187,6 +187,8 @@ class ChatStream:
     output_type: Any = None
     """The pydantic model of `response_format=Model` (set by `Client.stream`), else None."""
     _parsed: Any = None
+    route: Route | None = None
+    """Set by a `Router` on each attempt it opens: endpoint, role and outcome (else None)."""
 
     def __init__(
         self,
@@ -607,6 +609,30 @@ class ChatStream:
         if self._state is StreamState.FINISHED:
             self._metrics = m
         return m
+
+    def metrics_since(self, start_ns: int) -> StreamMetrics:
+        """The metrics timed from `start_ns` (a `perf_counter_ns()` stamp no later than this
+        stream's send) instead of from its own send: a `Router` times a request from when
+        the caller asked, across its hedges and failovers."""
+        m = self.metrics
+        if start_ns == m.start_ns:
+            return m
+        return compute_metrics(start_ns, m.end_ns, m.output_ns, self._asm.usage)
+
+    @property
+    def endpoint(self) -> str | None:
+        """The name of the `Router` endpoint that served this stream (None without a Router)."""
+        return self.route.endpoint if self.route is not None else None
+
+    @property
+    def hedged(self) -> bool:
+        """True if a `Router` sent this request to a second endpoint too."""
+        return self.route.hedged if self.route is not None else False
+
+    @property
+    def failovers(self) -> int:
+        """How often a `Router` moved this request to another endpoint after a failure."""
+        return self.route.failovers if self.route is not None else 0
 
     def text_for(self, index: int) -> str:
         """The content text of choice `index` (for requests with n > 1)."""

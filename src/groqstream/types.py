@@ -7,15 +7,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+    from types import TracebackType
+
+    from .fanout import FanOut
+    from .metrics import StreamMetrics
 
 __all__ = [
     "Completion",
     "Delta",
+    "DeltaStream",
     "ExecutedTool",
     "FunctionCall",
+    "Route",
+    "StreamSource",
     "ToolCall",
     "Usage",
     "assistant_message",
@@ -293,6 +303,9 @@ class Completion:
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
     attempts: int = 1
     executed_tools: list[ExecutedTool] = field(default_factory=list)
+    endpoint: str | None = None
+    hedged: bool = False
+    failovers: int = 0
 
     def assistant_message(self) -> dict[str, Any]:
         """The assistant message to append to `messages` for the next turn (tool calls in
@@ -302,3 +315,130 @@ class Completion:
     def message(self) -> dict[str, Any]:
         """The same as `assistant_message()` (the name `ChatStream.message()` has too)."""
         return assistant_message(self.text, self.tool_calls)
+
+
+@dataclass(slots=True)
+class Route:
+    """What a `Router` did with one attempt (a `ChatStream` it opened on one endpoint).
+
+    `role` is "primary", "hedge" or "failover"; `outcome` "pending", "won" (it served the
+    caller), "lost" (closed when another attempt delivered first) or "failed"; `hedged` and
+    `failovers` describe the whole request; `breaker` is the endpoint's breaker state when
+    the attempt ended. Observers (`groqstream.otel`) turn it into span attributes.
+    """
+
+    endpoint: str
+    role: str
+    outcome: str = "pending"
+    hedged: bool = False
+    failovers: int = 0
+    breaker: str = "closed"
+
+
+class DeltaStream(Protocol):
+    """Anything used like a `ChatStream`: ``async with``, ``async for`` over `Delta`s, and the
+    completion's figures after. `ChatStream` and the `Router`'s `RoutedStream` are two."""
+
+    async def __aenter__(self) -> DeltaStream: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def __aiter__(self) -> AsyncIterator[Delta]: ...
+
+    async def until_done(self) -> DeltaStream: ...
+
+    def close(self) -> None: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def reasoning(self) -> str | None: ...
+
+    @property
+    def tool_calls(self) -> list[ToolCall]: ...
+
+    @property
+    def finish_reason(self) -> str | None: ...
+
+    @property
+    def usage(self) -> Usage | None: ...
+
+    @property
+    def request_id(self) -> str | None: ...
+
+    @property
+    def model(self) -> str | None: ...
+
+    @property
+    def headers(self) -> dict[str, str]: ...
+
+    @property
+    def metrics(self) -> StreamMetrics: ...
+
+    @property
+    def finished(self) -> bool: ...
+
+    @property
+    def attempts(self) -> int: ...
+
+    @property
+    def endpoint(self) -> str | None: ...
+
+    @property
+    def hedged(self) -> bool: ...
+
+    @property
+    def failovers(self) -> int: ...
+
+
+class StreamSource(Protocol):
+    """Anything with `Client`'s calls: `stream()`, `complete()`, `fan_out()`. Fan-out's
+    callers (`run_batch`, the bench runner, the CLI) take one, so a `Router` goes where a
+    `Client` goes and none of them learns about routers."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    async def __aenter__(self) -> StreamSource: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def stream(
+        self,
+        *,
+        model: str | None = None,
+        messages: Any = None,
+        prompt: str | None = None,
+        system: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **params: Any,
+    ) -> DeltaStream: ...
+
+    async def complete(
+        self,
+        *,
+        model: str | None = None,
+        messages: Any = None,
+        prompt: str | None = None,
+        system: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **params: Any,
+    ) -> Completion: ...
+
+    def fan_out(
+        self,
+        requests: Iterable[str | Mapping[str, Any]] | AsyncIterable[str | Mapping[str, Any]],
+        options: Any = None,
+        **kwargs: Any,
+    ) -> FanOut: ...

@@ -29,6 +29,7 @@ import anyio.to_thread
 from ..client import Client
 from ..errors import ConfigError
 from ..fanout import FanOutOptions
+from ..types import StreamSource
 from .choice import AUTO_MIN_REQUESTS, choose_backend, parse_deadline, window_seconds
 from .groq_batch import BatchProgress, Limits, cancel_batches, run_groq_batch
 from .lines import BatchInputError, BatchSummary, errors_path_for, manifest_path_for
@@ -54,7 +55,7 @@ async def run_batch(
     input_path: str | os.PathLike[str],
     output_path: str | os.PathLike[str],
     *,
-    client: Client | None = None,
+    client: StreamSource | None = None,
     base_url: str | None = None,
     model: str | None = None,
     report_path: str | os.PathLike[str] | None = None,
@@ -84,6 +85,7 @@ async def run_batch(
     least a completion window away and there are at least `AUTO_MIN_REQUESTS` requests.
     Lines an expired batch left are finished on the sync backend while `deadline` allows.
 
+    `client` is a `Client` or, for the sync backend, anything with its calls (a `Router`).
     `byte_range` (sync only) runs only the lines starting in [start, end) of the input (one
     shard of it, see `groqstream.distributed`).
     """
@@ -110,15 +112,20 @@ async def run_batch(
             **fan_out_options,
         )
         return _with_reason(s, reason)
+    if client is not None and not isinstance(client, Client):
+        raise ConfigError("the groq-batch backend runs on one Client (one base URL), not a Router")
     limits = Limits(max_batch_lines, max_batch_bytes)
     poller = Poller(first=poll_interval, longest=max(poll_interval, max_poll_interval))
     async with contextlib.AsyncExitStack() as stack:
-        if client is None:
-            client = await stack.enter_async_context(Client(base_url=base_url))
+        one = (
+            client
+            if isinstance(client, Client)
+            else await stack.enter_async_context(Client(base_url=base_url))
+        )
         s = await run_groq_batch(
             src,
             out,
-            client=client,
+            client=one,
             model=model,
             completion_window=completion_window,
             deadline_ts=deadline_ts,

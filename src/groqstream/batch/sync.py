@@ -22,6 +22,7 @@ from .._stats import percentile
 from ..client import Client
 from ..errors import APIStatusError, ConfigError
 from ..fanout import FanOut, FanOutOptions, Result
+from ..types import StreamSource
 from .lines import (
     BatchSummary,
     ResultFiles,
@@ -102,7 +103,7 @@ async def run_sync(
     input_path: str | os.PathLike[str],
     output_path: str | os.PathLike[str],
     *,
-    client: Client | None = None,
+    client: StreamSource | None = None,
     base_url: str | None = None,
     model: str | None = None,
     report_path: str | os.PathLike[str] | None = None,
@@ -135,9 +136,12 @@ async def run_sync(
             yield body
 
     async with contextlib.AsyncExitStack() as stack:
-        if client is None:
-            client = await stack.enter_async_context(Client(base_url=base_url))
-        fan = client.fan_out(requests(), opts)
+        source: StreamSource = (
+            client
+            if client is not None
+            else await stack.enter_async_context(Client(base_url=base_url))
+        )
+        fan = source.fan_out(requests(), opts)
         succeeded, failed = await _write_results(fan, ids, out, errs)
     report = fan.report()
     if report_path is not None:

@@ -9,9 +9,9 @@ from typing import Any
 
 import anyio
 
-from ..client import Client
 from ..fanout import Progress, Result
 from ..report import SLO, LatencyReport
+from ..types import StreamSource
 from .workload import arrival_gaps, synthetic_prompt
 
 __all__ = ["LevelResult", "SweepConfig", "run_sweep"]
@@ -95,7 +95,7 @@ async def _requests(cfg: SweepConfig, level: int) -> AsyncIterator[dict[str, Any
 
 
 async def run_sweep(
-    client: Client,
+    client: StreamSource,
     cfg: SweepConfig,
     *,
     on_progress: Callable[[int, Progress], None] | None = None,

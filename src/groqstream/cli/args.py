@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ..client import GROQ_BASE_URL, Client, api_key_env, default_base_url
-from ..errors import MissingAPIKeyError
+from ..errors import ConfigError, MissingAPIKeyError
 from ..report import SLO
+from ..types import StreamSource
 from .errors import CommandError, UsageError
 
 __all__ = [
@@ -22,10 +23,12 @@ __all__ = [
     "Parser",
     "add_command",
     "add_ray_options",
+    "add_router_options",
     "add_target_options",
     "concurrency_levels",
     "existing_file",
     "make_client",
+    "make_source",
     "model_name",
     "new_file_in_existing_dir",
     "non_negative_float",
@@ -241,3 +244,74 @@ def make_client(args: argparse.Namespace, **kwargs: Any) -> Client:
             f"no API key for {base_url}",
             f"set {env}, or pass --api-key-env NAME to read another variable (or --api-key KEY)",
         ) from None
+
+
+# --- several endpoints: a Router ----------------------------------------------------------------
+
+
+def endpoint_value(text: str) -> Any:
+    """``URL[,model=NAME][,name=LABEL]``: one `Endpoint` of a `Router`."""
+    from ..router import Endpoint
+
+    try:
+        return Endpoint.parse(text)
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def hedge_value(text: str) -> str | float | None:
+    """``p95`` (any TTFT quantile), a number of seconds, or ``off``."""
+    from ..routing import Hedge
+
+    if text.strip().lower() == "off":
+        return None
+    try:
+        hedge = Hedge.of(text)
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    assert hedge is not None
+    return hedge.after
+
+
+def add_router_options(p: argparse.ArgumentParser) -> None:
+    """`--endpoint URL[,model=NAME]` (repeatable) and `--hedge p95|SECONDS|off`: send the
+    requests through a `Router` over those endpoints instead of one `--base-url`."""
+    p.add_argument(
+        "--endpoint",
+        action="append",
+        type=endpoint_value,
+        default=None,
+        metavar="URL[,model=NAME]",
+        help="route over this endpoint (repeat for each, in order of preference); hedged "
+        "first tokens and failover between them. Keys come from the environment by provider "
+        "(GROQ_API_KEY for Groq, OPENAI_API_KEY for OpenAI, GROQSTREAM_API_KEY for others)",
+    )
+    p.add_argument(
+        "--hedge",
+        type=hedge_value,
+        default="p95",
+        metavar="p95|SECONDS|off",
+        help="with --endpoint: send a request to the next endpoint too when its first token "
+        "is later than this TTFT quantile of the endpoint (or this many seconds)",
+    )
+
+
+def make_source(args: argparse.Namespace, **kwargs: Any) -> StreamSource:
+    """A `Router` when `--endpoint` was given, else `make_client(args)`."""
+    endpoints = getattr(args, "endpoint", None)
+    if not endpoints:
+        return make_client(args, **kwargs)
+    if args.api_key or args.api_key_env or args.base_url:
+        raise UsageError(
+            "--endpoint takes each endpoint's key from the environment by provider; "
+            "--base-url, --api-key and --api-key-env do not go with it",
+            "set GROQ_API_KEY / OPENAI_API_KEY / GROQSTREAM_API_KEY as each endpoint needs",
+        )
+    from ..router import Router
+
+    try:
+        return Router(endpoints, hedge=args.hedge, **kwargs)
+    except MissingAPIKeyError as e:
+        raise CommandError(str(e)) from None
+    except ConfigError as e:
+        raise UsageError(str(e)) from None

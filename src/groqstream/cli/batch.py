@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from ..batch import BatchInputError, BatchSummary, errors_path_for, run_batch
+from ..bench.endpoints import endpoint_lines, router_stats
 from ..bench.output import summary_fields
 from ..bench.table import columns, notes, table
 from ..client import api_key_env
@@ -19,9 +20,11 @@ from . import _otlp, batch_remote
 from .args import (
     add_command,
     add_ray_options,
+    add_router_options,
     add_target_options,
     existing_file,
     make_client,
+    make_source,
     new_file_in_existing_dir,
     positive_float,
     positive_int,
@@ -77,6 +80,7 @@ def add_parser(sub: Any) -> None:
         help="write the latency report as JSON here (vLLM field names, as bench's)",
     )
     add_ray_options(p, workers_help="run on Ray over N worker processes")
+    add_router_options(p)
     _otlp.add_argument(p)
     p.set_defaults(func=_batch)
 
@@ -135,6 +139,18 @@ def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
     return src, new_file_in_existing_dir(output, "output file")
 
 
+async def _batch_remote(args: argparse.Namespace, src: Path, out: Path, report: Path | None) -> int:
+    """The groq-batch backend: one base URL, one process."""
+    if args.workers or args.ray_address:
+        raise UsageError("--workers and --ray-address run the sync backend only")
+    if args.endpoint:
+        raise UsageError(
+            "--endpoint routes the sync backend only: a Batch API job runs on one base URL"
+        )
+    summary = await batch_remote.run_remote(args, src, out, make_client(args), args.model)
+    return batch_remote.finish_line(summary, report)
+
+
 async def _batch(args: argparse.Namespace) -> int:
     if args.otlp_endpoint:
         return await _otlp.rerun_exporting(args, _batch, "groqstream-batch")
@@ -142,14 +158,10 @@ async def _batch(args: argparse.Namespace) -> int:
         return await batch_remote.cancel(args, make_client(args))
     src, out = _paths(args)
     report = new_file_in_existing_dir(args.report, "report file") if args.report else None
-    client = make_client(args)  # checks the key and base URL before anything starts
     total = _requests_in(src)
-    backend = batch_remote.choose(args, total)
-    if backend != "sync":
-        if args.workers or args.ray_address:
-            raise UsageError("--workers and --ray-address run the sync backend only")
-        summary = await batch_remote.run_remote(args, src, out, client, args.model)
-        return batch_remote.finish_line(summary, report)
+    if batch_remote.choose(args, total) != "sync":
+        return await _batch_remote(args, src, out, report)
+    client = make_source(args)  # checks the keys and base URLs before anything starts
     if args.workers or args.ray_address:
         return await _batch_on_ray(args, src, out, report, client.base_url)
     errs = errors_path_for(out)
@@ -184,6 +196,10 @@ async def _batch(args: argparse.Namespace) -> int:
         raise
     finally:
         progress.close()
+    routed = router_stats(client)
+    if routed is not None:
+        for line in endpoint_lines(routed):
+            Out(sys.stderr).line(line, "dim")
     return _finish(summary, args, report, client.base_url)
 
 
@@ -191,6 +207,8 @@ async def _batch_on_ray(
     args: argparse.Namespace, src: Path, out: Path, report: Path | None, base_url: str
 ) -> int:
     """`--workers` / `--ray-address`: the same run on Ray (groqstream.distributed)."""
+    if args.endpoint:
+        raise UsageError("--endpoint runs in this process; it does not go with Ray workers")
     if args.api_key:
         raise UsageError(
             "--api-key cannot be handed to Ray workers",

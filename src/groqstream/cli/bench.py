@@ -10,20 +10,22 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from ..bench.endpoints import endpoint_lines, router_stats
 from ..bench.output import bench_meta, level_json, write_outputs
 from ..bench.runner import LevelResult, SweepConfig, run_sweep
 from ..bench.table import Column, columns, header, notes, row
-from ..client import Client
 from ..fanout import Progress
 from ..models import DEFAULT_MODEL
 from ..report import SLO
+from ..types import StreamSource
 from . import _otlp
 from .args import (
     add_command,
     add_ray_options,
+    add_router_options,
     add_target_options,
     concurrency_levels,
-    make_client,
+    make_source,
     non_negative_float,
     positive_float,
     positive_int,
@@ -125,6 +127,7 @@ def add_parser(sub: Any) -> None:
         help="simulated tokens/s per stream",
     )
     add_ray_options(p, workers_help="spread the load over N Ray worker processes")
+    add_router_options(p)
     _otlp.add_argument(p)
     p.set_defaults(func=_bench)
 
@@ -167,6 +170,16 @@ async def _simulated(args: argparse.Namespace) -> AsyncIterator[str]:
         if proc.returncode is None:
             proc.terminate()
         await proc.wait()
+
+
+def _check_router_options(args: argparse.Namespace) -> None:
+    """`--endpoint` names the targets itself: not with `--simulate` or Ray workers."""
+    if not args.endpoint:
+        return
+    if args.simulate:
+        raise UsageError("--endpoint and --simulate both name the target; give one of them")
+    if args.workers or args.ray_address:
+        raise UsageError("--endpoint runs in this process; it does not go with Ray workers")
 
 
 def _out_dir(out: str | None) -> Path | None:
@@ -252,7 +265,9 @@ def _interrupted(sweep: _Sweep, out: Path | None, meta: dict[str, Any], err: Out
     _save(sweep, out, meta, err)
 
 
-async def _sweep(args: argparse.Namespace, client: Client, cfg: SweepConfig, sweep: _Sweep) -> None:
+async def _sweep(
+    args: argparse.Namespace, client: StreamSource, cfg: SweepConfig, sweep: _Sweep
+) -> None:
     """The levels, in this process or spread over Ray workers (`--workers`/`--ray-address`:
     those levels' reports are merged from the workers' sketches, their requests.jsonl rows
     from the rows each worker sends back)."""
@@ -280,12 +295,14 @@ async def _bench(args: argparse.Namespace) -> int:
     if out is not None and not has_module("plotly"):
         err.line(NO_PLOTLY.format(out=out), "yellow")
     cfg = _config(args)
+    _check_router_options(args)
+    routed: list[dict[str, Any]] | None = None
     async with contextlib.AsyncExitStack() as stack:
         simulated = None
         if args.simulate:
             args.base_url = await stack.enter_async_context(_simulated(args))
             simulated = {"ttft_ms": args.sim_ttft * 1000, "tokens_per_s": args.sim_tps}
-        client = await stack.enter_async_context(make_client(args))
+        client = await stack.enter_async_context(make_source(args))
         err.line(f"groqstream bench → {client.base_url} · model {cfg.model}", "dim")
         meta = bench_meta(cfg, client.base_url, simulated=simulated)
         sweep = _Sweep(cfg, client.base_url)
@@ -296,8 +313,13 @@ async def _bench(args: argparse.Namespace) -> int:
             raise
         finally:
             sweep.progress.close()
+        routed = router_stats(client)
     for summary in sweep.summaries:
         for line in notes(summary, f"c={summary['max_concurrency']}"):
+            print(line)
+    if routed is not None:
+        meta["endpoints"] = routed
+        for line in endpoint_lines(routed):
             print(line)
     if out is not None:
         _save(sweep, out, meta, err)

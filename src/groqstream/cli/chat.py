@@ -12,11 +12,12 @@ from ..bench.fmt import rate, seconds_as_ms
 from ..client import Client
 from ..metrics import StreamMetrics
 from ..models import DEFAULT_MODEL
-from ..stream import ChatStream
+from ..types import DeltaStream, StreamSource
 from .args import (
     add_command,
+    add_router_options,
     add_target_options,
-    make_client,
+    make_source,
     model_name,
     non_negative_float,
     positive_float,
@@ -60,6 +61,7 @@ def add_parsers(sub: Any) -> None:
         help="Groq reasoning models: how reasoning is returned",
     )
     p.add_argument("--json", action="store_true", help="print the metrics as JSON at the end")
+    add_router_options(p)
     p.set_defaults(func=_chat)
 
     d = add_command(
@@ -113,7 +115,15 @@ def metrics_line(m: StreamMetrics, out: Out) -> str:
     return line
 
 
-async def _print_deltas(s: ChatStream, out: Out) -> None:
+def _route_note(s: DeltaStream) -> str:
+    """How a `Router` got the answer: hedged, failed over."""
+    parts = ["hedged"] if s.hedged else []
+    if s.failovers:
+        parts.append(f"after {s.failovers} failover{'s' if s.failovers > 1 else ''}")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+async def _print_deltas(s: DeltaStream, out: Out) -> None:
     """Write the answer as it arrives: reasoning dimmed on a terminal (to stderr when not)."""
     thinking = False
     async for delta in s:
@@ -136,7 +146,7 @@ async def _print_deltas(s: ChatStream, out: Out) -> None:
         out.write(f" {call.name}({call.arguments})")
 
 
-def _interrupted_line(s: ChatStream, err: Out) -> None:
+def _interrupted_line(s: DeltaStream, err: Out) -> None:
     m = s.metrics
     if m.ttft_s is None:
         err.line("── interrupted before the first token arrived", "yellow")
@@ -144,7 +154,7 @@ def _interrupted_line(s: ChatStream, err: Out) -> None:
     err.line(f"── interrupted after {m.chunks:,} chunks · " + metrics_line(m, err), "yellow")
 
 
-async def stream_to_terminal(client: Client, *, json_out: bool = False, **kwargs: Any) -> int:
+async def stream_to_terminal(client: StreamSource, *, json_out: bool = False, **kwargs: Any) -> int:
     """Stream one completion to stdout, then its metrics line on stderr; Ctrl-C ends the
     line and prints the metrics of what arrived."""
     out, err = Out(sys.stdout), Out(sys.stderr)
@@ -158,12 +168,16 @@ async def stream_to_terminal(client: Client, *, json_out: bool = False, **kwargs
         raise
     out.line()
     err.line("──────── " + metrics_line(s.metrics, err), "dim")
+    if s.endpoint is not None:
+        err.line(f"──────── served by {s.endpoint}{_route_note(s)}", "dim")
     if json_out:
         import orjson
 
         d = s.metrics.to_dict()
         d["request_id"] = s.request_id
         d["finish_reason"] = s.finish_reason
+        if s.endpoint is not None:
+            d.update(endpoint=s.endpoint, hedged=s.hedged, failovers=s.failovers)
         print(orjson.dumps(d).decode())
     return 0
 
@@ -177,7 +191,7 @@ async def _chat(args: argparse.Namespace) -> int:
         params["temperature"] = args.temperature
     if args.reasoning_format is not None:
         params["reasoning_format"] = args.reasoning_format
-    async with make_client(args) as client:
+    async with make_source(args) as client:
         return await stream_to_terminal(
             client,
             json_out=args.json,

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from ..stream import ChatStream
-from ..types import Completion, ToolCall
+from ..types import Completion, Route, ToolCall
 from . import _names as n
 
 __all__ = [
@@ -142,6 +142,20 @@ def metric_base(start: Attributes) -> Attributes:
     """The attributes every metric carries, taken from the span's start attributes."""
     keys = (n.OPERATION_NAME, n.PROVIDER_NAME, n.REQUEST_MODEL, n.SERVER_ADDRESS, n.SERVER_PORT)
     return {k: start[k] for k in keys if k in start}
+
+
+def route_attributes(route: Route, failed: bool = False) -> Attributes:
+    """A Router's attempt as span attributes: endpoint, role, outcome, hedged, failovers and
+    the endpoint's breaker state. `failed`: the attempt ended with an error before the router
+    had booked its outcome."""
+    return {
+        n.ROUTER_ENDPOINT: route.endpoint,
+        n.ROUTER_ROLE: route.role,
+        n.ROUTER_OUTCOME: "failed" if failed and route.outcome == "pending" else route.outcome,
+        n.ROUTER_HEDGED: route.hedged,
+        n.ROUTER_FAILOVERS: route.failovers,
+        n.ROUTER_BREAKER: route.breaker,
+    }
 
 
 def response_attributes(result: ChatStream | Completion) -> Attributes:

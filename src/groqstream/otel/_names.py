@@ -62,6 +62,14 @@ CLOSED_EARLY = "groqstream.closed_early"  # the caller stopped (break, close, ca
 RETRY_ATTEMPT = "groqstream.retry.attempt"  # the attempt that failed (1-based)
 RETRY_DELAY = "groqstream.retry.delay"  # s until the next attempt
 
+# A `Router`'s attempts (each attempt is its own span: primary, hedge or failover).
+ROUTER_ENDPOINT = "groqstream.router.endpoint"  # the endpoint's name
+ROUTER_ROLE = "groqstream.router.role"  # primary | hedge | failover
+ROUTER_OUTCOME = "groqstream.router.outcome"  # won | lost | failed | pending
+ROUTER_HEDGED = "groqstream.router.hedged"  # the request was sent to a second endpoint too
+ROUTER_FAILOVERS = "groqstream.router.failovers"  # moves to another endpoint after a failure
+ROUTER_BREAKER = "groqstream.router.breaker.state"  # closed | open | half_open, at the end
+
 # --- span events ---------------------------------------------------------------------------
 EVENT_FIRST_TOKEN = "groqstream.first_token"  # at the first content/reasoning/tool chunk
 EVENT_RETRY = "groqstream.retry"  # one per failed attempt that was retried
@@ -133,6 +141,12 @@ GROQ_COMPLETION = MetricSpec(
     "Time the server spent generating the completion (x_groq.usage.completion_time).",
     SERVER_TIME_BUCKETS,
 )
+
+ROUTER_ATTEMPTS = "groqstream.router.attempts"
+"""Counter of a Router's attempts by endpoint, role and outcome: hedges started are
+role=hedge, won are role=hedge outcome=won, cancelled role=hedge outcome=lost; failovers are
+role=failover. Its `groqstream.router.breaker.state` attribute is the endpoint's breaker state
+when the attempt ended."""
 
 METRICS = (
     OPERATION_DURATION,

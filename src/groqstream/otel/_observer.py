@@ -20,7 +20,7 @@ from opentelemetry.metrics import Histogram, Meter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from ..stream import ChatStream
-from ..types import Completion
+from ..types import Completion, Route
 from . import _attributes as a
 from . import _names as n
 
@@ -46,6 +46,12 @@ class Instruments:
         self.ttfc = make(n.TIME_TO_FIRST_CHUNK)
         self.tpoc = make(n.TIME_PER_OUTPUT_CHUNK)
         self.groq = {field: make(spec) for field, spec, _ in n.GROQ_TIMINGS}
+        self.router_attempts = meter.create_counter(
+            n.ROUTER_ATTEMPTS,
+            unit="{attempt}",
+            description="A Router's attempts by endpoint, role (primary, hedge, failover) "
+            "and outcome (won, lost, failed).",
+        )
 
 
 class RequestObserver:
@@ -137,6 +143,8 @@ class _RequestSpan:
             if self._obs.capture_content:
                 span_attrs[n.OUTPUT_MESSAGES] = a.output_messages(result)
             if isinstance(result, ChatStream):
+                if result.route is not None:
+                    self._route(result.route, error is not None, span_attrs, metric_attrs, ctx)
                 end_ns = self._stream_end(result, span_attrs, metric_attrs, ctx, end_ns)
                 closed_early = closed_early or (error is None and not result.finished)
             self._record_usage(result, metric_attrs, ctx)
@@ -149,6 +157,22 @@ class _RequestSpan:
         span.set_attributes(span_attrs)
         self._obs.instruments.duration.record(max(0, end_ns - self._perf0) / 1e9, metric_attrs, ctx)
         span.end(end_time=self._wall(end_ns))
+
+    def _route(
+        self,
+        route: Route,
+        failed: bool,
+        span_attrs: dict[str, Any],
+        attrs: dict[str, Any],
+        ctx: Context,
+    ) -> None:
+        """A Router's attempt: which endpoint, what role, how it ended; the endpoint's name
+        goes on the metrics too (per-endpoint TTFT), and the attempt is counted."""
+        route_attrs = a.route_attributes(route, failed)
+        span_attrs.update(route_attrs)
+        attrs[n.ROUTER_ENDPOINT] = route.endpoint
+        counted = (n.ROUTER_ENDPOINT, n.ROUTER_ROLE, n.ROUTER_OUTCOME, n.ROUTER_BREAKER)
+        self._obs.instruments.router_attempts.add(1, {k: route_attrs[k] for k in counted}, ctx)
 
     def _stream_end(
         self,

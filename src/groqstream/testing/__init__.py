@@ -12,6 +12,7 @@ from .faults import Fault
 from .limits import groq_duration
 from .server import SimulatedServer, serve
 from .stats import RequestRecord, ServerStats
+from .tail import SlowTail
 
 __all__ = [
     "ANY_MODEL",
@@ -23,6 +24,7 @@ __all__ = [
     "RequestRecord",
     "ServerStats",
     "SimulatedServer",
+    "SlowTail",
     "groq_duration",
     "serve",
 ]

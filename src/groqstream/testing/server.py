@@ -30,6 +30,7 @@ from .faults import Fault
 from .limits import Window, groq_duration
 from .replies import Pacing, ReplyPlan, requested_cap
 from .stats import RequestRecord, ServerStats
+from .tail import SlowTail
 from .validation import Rejection, check_chat, parse_json_object
 
 __all__ = ["RequestRecord", "ServerStats", "SimulatedServer", "groq_duration", "serve"]
@@ -72,6 +73,7 @@ class SimulatedServer:
         rate_limit_tokens: int | None = None,
         record_send_times: bool = False,
         queue_time: float = 0.0,
+        slow_tail: SlowTail | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -86,6 +88,7 @@ class SimulatedServer:
         self.dialect = DIALECTS[dialect] if isinstance(dialect, str) else dialect
         self.record_send_times = record_send_times
         self.queue_time = queue_time
+        self.slow_tail = slow_tail
         self._api_key = api_key
         self._req_window = Window(rate_limit_requests)
         self._tok_window = Window(rate_limit_tokens)
@@ -389,6 +392,7 @@ class SimulatedServer:
         if stream:
             self.stats.streams_cancelled += 1
         rec.outcome = "client_disconnected"
+        rec.ended_ns = _perf_ns()
         _log.debug("request %d: client disconnected (%s)", rec.index, type(why).__name__)
 
     async def _stream(
@@ -399,7 +403,11 @@ class SimulatedServer:
         fault: Fault | None,
         base: dict[str, str],
     ) -> web.StreamResponse:
-        start = asyncio.get_running_loop().time() + self.queue_time + self.ttft
+        ttft = self.ttft
+        if self.slow_tail is not None:
+            rec.ttft_factor = self.slow_tail.draw()
+            ttft *= rec.ttft_factor
+        start = asyncio.get_running_loop().time() + self.queue_time + ttft
         resp = web.StreamResponse(
             headers={**base, "content-type": "text/event-stream", "cache-control": "no-cache"}
         )

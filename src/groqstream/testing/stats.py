@@ -95,7 +95,9 @@ class RequestRecord:
     `outcome`: "completed", "client_disconnected", "fault" (a scripted fault or rate limit
     answered it) or "error" (the request was refused: bad key, bad JSON, failed validation).
     `send_ns` holds the `perf_counter_ns()` stamp of each content chunk's write when the
-    server was made with `record_send_times=True` (paced streams only).
+    server was made with `record_send_times=True` (paced streams only). `ended_ns` is the
+    `perf_counter_ns()` stamp at which the server saw the client go away (0 if it did not);
+    `ttft_factor` the first-chunk delay multiplier a `SlowTail` gave the request.
     """
 
     index: int
@@ -108,3 +110,5 @@ class RequestRecord:
     content_chunks_sent: int = 0
     send_ns: list[int] = field(default_factory=list)
     authorized: bool = True
+    ended_ns: int = 0
+    ttft_factor: float = 1.0
