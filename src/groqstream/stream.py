@@ -617,7 +617,16 @@ class ChatStream:
         m = self.metrics
         if start_ns == m.start_ns:
             return m
-        return compute_metrics(start_ns, m.end_ns, m.output_ns, self._asm.usage)
+        asm = self._asm
+        return compute_metrics(
+            start_ns,
+            m.end_ns,
+            m.output_ns,
+            asm.usage,
+            m.loop_lag_s,
+            first_reasoning_ns=asm.first_reasoning_ns.get(0),
+            first_answer_ns=asm.first_content_ns.get(0),
+        )
 
     @property
     def endpoint(self) -> str | None:
