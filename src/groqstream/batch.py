@@ -111,7 +111,7 @@ def _lines(f: BinaryIO, byte_range: tuple[int, int] | None) -> Iterator[tuple[in
         pos += len(raw)
 
 
-def _validate(
+def validate_input(
     path: Path, byte_range: tuple[int, int] | None = None, *, seen: dict[str, int] | None = None
 ) -> int:
     """Check every input line before anything is sent; return the number of requests.
@@ -181,7 +181,8 @@ def _pending(
             yield obj["custom_id"], body
 
 
-def _write_json(path: Path, obj: dict[str, Any]) -> None:
+def write_json(path: Path, obj: dict[str, Any]) -> None:
+    """Write `obj` to `path` as indented JSON (the summary report); shared with distributed."""
     path.write_bytes(orjson.dumps(obj, option=orjson.OPT_INDENT_2))
 
 
@@ -293,7 +294,7 @@ async def run_batch(
         raise ConfigError(f"run_batch() got unexpected arguments: {', '.join(sorted(unknown))}")
     src, out = Path(input_path), Path(output_path)
     errs = errors_path_for(out)
-    total = await anyio.to_thread.run_sync(_validate, src, byte_range)
+    total = await anyio.to_thread.run_sync(validate_input, src, byte_range)
     done = await anyio.to_thread.run_sync(lambda: _done_ids(out) | _done_ids(errs))
     ids: dict[int, str] = {}
 
@@ -309,7 +310,7 @@ async def run_batch(
         succeeded, failed = await _write_results(fan, ids, out, errs)
     report = fan.report()
     if report_path is not None:
-        await anyio.to_thread.run_sync(_write_json, Path(report_path), report.to_dict())
+        await anyio.to_thread.run_sync(write_json, Path(report_path), report.to_dict())
     return BatchSummary(total, len(done), succeeded, failed, out, errs, report, fan.accumulator)
 
 

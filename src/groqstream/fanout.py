@@ -153,30 +153,47 @@ class _OneRequest:
     its end (nothing reached the user, so even a cut mid-stream is retried whole), and an
     observer (`_hooks`) follows the request as one, with a retry event per failed attempt."""
 
-    __slots__ = ("body", "est", "fan", "obs", "queue_wait", "state", "stream", "taken")
+    __slots__ = (
+        "body",
+        "est",
+        "gate",
+        "max_event_bytes",
+        "obs",
+        "queue_wait",
+        "state",
+        "stream",
+        "taken",
+        "transport",
+    )
 
-    def __init__(self, fan: FanOut, body: dict[str, Any], taken: float) -> None:
-        self.fan = fan
+    def __init__(
+        self,
+        transport: Transport,
+        gate: RateLimitGate,
+        max_event_bytes: int,
+        body: dict[str, Any],
+        taken: float,
+    ) -> None:
+        self.transport = transport
+        self.gate = gate
+        self.max_event_bytes = max_event_bytes
         self.body = body
         self.est = estimate_tokens(body)
         self.taken = taken
         self.queue_wait = 0.0  # waiting for a slot and the rate limits, before attempt 1
         self.state = RetryState()
         self.stream: ChatStream | None = None
-        self.obs = (
-            _hooks.begin("stream", body, fan._transport.base_url) if _hooks.observers else None
-        )
+        self.obs = _hooks.begin("stream", body, transport.base_url) if _hooks.observers else None
 
     async def attempt(self, n: int) -> ChatStream:
-        fan = self.fan
-        await fan._wait_for_gate(self.est)
+        await _wait_for_gate(self.gate, self.est)
         if n == 1:
             self.queue_wait = time.monotonic() - self.taken
         self.stream = stream = ChatStream(
-            fan._transport,
+            self.transport,
             self.body,
             _NO_RETRY,
-            max_event_bytes=fan._max_event_bytes,
+            max_event_bytes=self.max_event_bytes,
             observe=False,
         )
         async with stream:
@@ -184,13 +201,22 @@ class _OneRequest:
         return stream
 
     def retried(self, error: GroqStreamError, delay: float) -> None:
-        self.fan._on_retry(error, delay)
+        if isinstance(error, RateLimitError):
+            self.gate.pause(delay, time.monotonic())  # everyone waits, not just this request
         if self.obs is not None:
             self.obs.retry(self.state.attempts, error, delay)
 
     def end(self, error: BaseException | None) -> None:
         if self.obs is not None:
             self.obs.end(self.stream, error)
+
+
+async def _wait_for_gate(gate: RateLimitGate, est: int) -> None:
+    """Reserve a request's share of the run's budgets; sleep out any pause."""
+    wait = gate.reserve(est, time.monotonic())
+    while wait > 0:
+        await anyio.sleep(wait)
+        wait = gate.paused_until - time.monotonic()
 
 
 class FanOut:
@@ -428,7 +454,7 @@ class FanOut:
             body = self._body(item)
         except GroqStreamError as e:
             return Result(index, {"input": item}, error=e)
-        req = _OneRequest(self, body, taken)
+        req = _OneRequest(self._transport, self.gate, self._max_event_bytes, body, taken)
         try:
             stream = await self._retry.run(req.attempt, state=req.state, on_retry=req.retried)
         except GroqStreamError as e:
@@ -444,18 +470,6 @@ class FanOut:
             raise
         req.end(None)
         return self._success(index, body, stream, req.est, req.state, req.queue_wait)
-
-    async def _wait_for_gate(self, est: int) -> None:
-        """Reserve the request's share of the run's budgets; sleep out any pause."""
-        gate = self.gate
-        wait = gate.reserve(est, time.monotonic())
-        while wait > 0:
-            await anyio.sleep(wait)
-            wait = gate.paused_until - time.monotonic()
-
-    def _on_retry(self, error: GroqStreamError, delay: float) -> None:
-        if isinstance(error, RateLimitError):
-            self.gate.pause(delay, time.monotonic())  # everyone waits, not just this request
 
     def _success(
         self,
