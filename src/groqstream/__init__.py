@@ -43,6 +43,7 @@ from .errors import (
     StreamInterrupted,
     TotalTimeout,
     UnprocessableEntityError,
+    WrongEventLoopError,
 )
 from .fanout import FanOut, FanOutOptions, Progress, Result
 from .metrics import StreamMetrics
@@ -100,6 +101,7 @@ __all__ = [
     "TotalTimeout",
     "UnprocessableEntityError",
     "Usage",
+    "WrongEventLoopError",
     "__version__",
     "ask",
     "run_batch",
