@@ -6,7 +6,7 @@ metrics, its tool calls, its end or its error, and appends complete server-sent 
 or a clock, so it is tested without either and costs one small `bytes` build per delta.
 
 - `SSEEncoder` — plain `text/event-stream` with named events `reasoning`, `content`,
-  `tool_call`, `metrics`, `done` and `error` (schema in the README, "Streaming into a UI").
+  `tool_call`, `metrics`, `done` and `error` (schema in docs/streaming.md).
 - `VercelEncoder` — the Vercel AI SDK UI message stream protocol, v1 (`useChat`, AI SDK 5+).
 
 Every event carries `id: <n>`, numbered from 1 per stream, so a client can resume with
