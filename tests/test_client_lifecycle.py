@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import pytest
@@ -63,14 +64,17 @@ async def test_a_client_dropped_with_its_pool_open_warns(server: SimulatedServer
 
 
 async def test_a_client_never_used_or_closed_does_not_warn(server: SimulatedServer) -> None:
-    c = Client(base_url=server.base_url)
-    del c
-    gc.collect()  # -W error::ResourceWarning would fail the test on a warning
-    c2 = Client(base_url=server.base_url)
-    await c2.complete(model=MODEL, prompt="x", max_tokens=4)
-    await c2.aclose()
-    del c2
-    gc.collect()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        c = Client(base_url=server.base_url)
+        del c
+        gc.collect()
+        c2 = Client(base_url=server.base_url)
+        await c2.complete(model=MODEL, prompt="x", max_tokens=4)
+        await c2.aclose()
+        del c2
+        gc.collect()
+    assert [str(w.message) for w in seen if issubclass(w.category, ResourceWarning)] == []
 
 
 async def test_a_client_used_from_a_second_event_loop_says_so(server: SimulatedServer) -> None:
