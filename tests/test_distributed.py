@@ -317,7 +317,9 @@ async def test_bench_levels_are_spread_over_workers_and_merged(tmp_path: Path) -
         assert r.total_output_tokens == 60 * 8
         assert r.loop_lag_max_s is not None  # each worker checked its own loop
         assert r.duration_s > 0
-    assert {o.pid for o in six.workers} and len({o.pid for o in six.workers}) == 2
+    # two shares of the level, one per worker (Ray may run both in one process when the
+    # first share ends before the second starts on a busy machine: pids prove nothing)
+    assert sorted(o.worker for o in six.workers) == [0, 1]
 
 
 async def test_a_ray_dataset_is_an_input_too(tmp_path: Path) -> None:
