@@ -5,7 +5,7 @@
 
 The lean benchmark server (benchmarks/sse_server.py) runs in its own process, paced at 50 ms
 TTFT and 10 ms between chunks; each worker runs `concurrency` streams, so at 256 per worker
-one event loop is the bottleneck (the README's fan-out benchmark tops out near 380 req/s
+one event loop is the bottleneck (docs/benchmarks.md's fan-out benchmark tops out near 380 req/s
 there) and more workers add client cores. Client and server share this machine: with two
 cores, two workers and the server compete for them, which the figures show. Reported per
 run: wall time (validation, Ray start-up of the workers and the merge included) with the

@@ -1,4 +1,4 @@
-"""The README's sample fan-out report: 2,000 requests at concurrency 200.
+"""docs/fanout.md's sample fan-out report: 2,000 requests at concurrency 200.
 
     python benchmarks/sample_report.py
 

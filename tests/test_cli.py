@@ -132,9 +132,13 @@ def test_plain_progress_on_a_terminal_rewrites_one_line(capsys: pytest.CaptureFi
     bar.update(Snapshot.of(progress(1), label="c=4", total=10))
     bar.update(Snapshot.of(progress(2), label="c=4", total=10))
     assert tty.getvalue().count("\r") == 2 and "\n" not in tty.getvalue()
+    before = tty.getvalue()
+    shown = before.rsplit("\r", 1)[-1]
+    assert shown.startswith("c=4, 2/10")
     bar.above("| 4 | row |")
     assert capsys.readouterr().out == "| 4 | row |\n"
-    assert tty.getvalue().endswith("c=4, 2/10" + tty.getvalue().split("c=4, 2/10")[-1])
+    # the live line is wiped, the row printed (to stdout), then the same line drawn again
+    assert tty.getvalue()[len(before) :] == "\r" + " " * len(shown) + "\r" + "\r" + shown
     bar.close()
     assert tty.getvalue().endswith("\r")
 

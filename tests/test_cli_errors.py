@@ -7,6 +7,7 @@ The CLI runs as users run it: a real process, against real loopback servers.
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import subprocess
 from pathlib import Path
@@ -27,7 +28,9 @@ NO_PLOTLY = "import sys; sys.modules['plotly'] = None; "
 def failed_cleanly(p: subprocess.CompletedProcess[str], code: int, *phrases: str) -> None:
     """Exit `code`, a short message with every phrase, and no traceback."""
     assert p.returncode == code, (p.returncode, p.stderr)
-    assert "Traceback" not in p.stderr and "Error:" not in p.stderr.split(":", 1)[0], p.stderr
+    assert "Traceback" not in p.stderr, p.stderr
+    # no bare exception line such as "ConfigError: ..." or "ValueError: ..."
+    assert not re.search(r"^[\w.]*(Error|Exception|Warning)\b", p.stderr, re.M), p.stderr
     assert "uvloop" not in p.stderr
     lines = [x for x in p.stderr.splitlines() if x.strip()]
     assert 1 <= len(lines) <= 3, p.stderr

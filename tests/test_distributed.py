@@ -136,9 +136,14 @@ async def test_rerunning_after_the_whole_job_stopped_resumes(tmp_path: Path) -> 
         job.cancel()  # the driver goes away: its workers are killed with it
         with pytest.raises(asyncio.CancelledError):
             await job
-        await asyncio.sleep(0.2)  # requests already in a socket buffer still arrive
-        stopped = len(srv.requests)
-        await asyncio.sleep(1.0)
+        # Requests already in a socket buffer still arrive (later on a loaded machine): wait
+        # for a quiet second. A worker running on behind the stopped job never goes quiet.
+        stopped = -1
+        for _ in range(15):
+            if len(srv.requests) == stopped:
+                break
+            stopped = len(srv.requests)
+            await asyncio.sleep(1.0)
         assert len(srv.requests) == stopped  # nothing runs on behind the stopped job
         assert not out.exists()  # nothing merged yet
         summary = await run_batch(src, out, **kwargs)  # type: ignore[arg-type]
@@ -373,7 +378,9 @@ async def test_bench_levels_are_spread_over_workers_and_merged(tmp_path: Path) -
         assert r.total_output_tokens == 60 * 8
         assert r.loop_lag_max_s is not None  # each worker checked its own loop
         assert r.duration_s > 0
-    assert {o.pid for o in six.workers} and len({o.pid for o in six.workers}) == 2
+    # two shares of the level, one per worker (Ray may run both in one process when the
+    # first share ends before the second starts on a busy machine: pids prove nothing)
+    assert sorted(o.worker for o in six.workers) == [0, 1]
 
 
 async def test_a_ray_dataset_is_an_input_too(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from batch_files import write_input
-from groqstream.batch import _lines, errors_path_for
+from groqstream.batch import errors_path_for, input_lines
 from groqstream.distributed.limits import WorkerProgress
 from groqstream.distributed.progress import JobProgress, JobProgressLine, job_progress
 from groqstream.distributed.shards import ShardPlan, count_lines, merge_shards, shards_dir_for
@@ -35,14 +35,14 @@ def test_byte_ranges_cover_every_line_exactly_once(seed: int) -> None:
     cuts = sorted({0, len(data), *(rng.randrange(len(data) + 1) for _ in range(rng.randrange(6)))})
     got: list[bytes] = []
     for start, end in itertools.pairwise(cuts):
-        got += [raw for _, raw in _lines(io.BytesIO(data), (start, end))]
+        got += [raw for _, raw in input_lines(io.BytesIO(data), (start, end))]
     assert got == io.BytesIO(data).readlines()
 
 
 def test_a_cut_on_a_line_start_gives_that_line_to_the_later_shard() -> None:
     data = b"aa\nbb\ncc\n"
-    first = [raw for _, raw in _lines(io.BytesIO(data), (0, 3))]
-    second = [raw for _, raw in _lines(io.BytesIO(data), (3, 9))]
+    first = [raw for _, raw in input_lines(io.BytesIO(data), (0, 3))]
+    second = [raw for _, raw in input_lines(io.BytesIO(data), (3, 9))]
     assert (first, second) == ([b"aa\n"], [b"bb\n", b"cc\n"])
 
 

@@ -7,6 +7,7 @@ wire must be exactly hostile, to a scripted aiohttp server (`rawserver.py`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import shutil
 import ssl
@@ -36,7 +37,7 @@ from groqstream import (
     Timeouts,
 )
 from groqstream.models import DEFAULT_MODEL, KIMI_K2_INSTRUCT
-from groqstream.sse import SSEDecoder
+from groqstream.sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder
 from groqstream.testing import Fault, SimulatedServer
 from rawserver import raw_server, sse_response
 
@@ -103,7 +104,37 @@ async def test_the_default_limit_ends_a_50_mb_line() -> None:
         with pytest.raises(EventTooLargeError) as info:
             async with c.stream(model=MODEL, prompt="x") as s:
                 await s.until_done()
-    assert info.value.limit == 16 * MiB
+    assert info.value.limit == DEFAULT_MAX_EVENT_BYTES == 4 * MiB
+
+
+TEN_MB_LINE = chunk("z" * 10_000_000)
+
+
+async def test_a_10_mb_data_line_is_refused_by_default() -> None:
+    async def big(request: web.Request) -> web.StreamResponse:
+        with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
+            return await sse_response(request, chunk("hi"), TEN_MB_LINE, END)
+        return web.Response()
+
+    async with raw_server(big) as srv, Client(base_url=srv.base_url) as c:
+        with pytest.raises(EventTooLargeError) as info:
+            async with c.stream(model=MODEL, prompt="x") as s:
+                await s.until_done()
+    assert info.value.partial_text == "hi"
+    assert info.value.limit == 4 * MiB
+
+
+async def test_a_10_mb_data_line_passes_when_the_bound_is_raised() -> None:
+    async def big(request: web.Request) -> web.StreamResponse:
+        return await sse_response(request, chunk("hi"), TEN_MB_LINE, END)
+
+    async with (
+        raw_server(big) as srv,
+        Client(base_url=srv.base_url, max_event_bytes=16 * MiB) as c,
+        c.stream(model=MODEL, prompt="x") as s,
+    ):
+        await s.until_done()
+    assert s.text == "hi" + "z" * 10_000_000
 
 
 def test_a_long_line_costs_linear_time_not_quadratic() -> None:
@@ -375,20 +406,16 @@ async def test_tls_is_verified_unless_explicitly_turned_off(tls_context: ssl.SSL
 # --- careless callers -------------------------------------------------------------------------
 
 
-async def test_a_client_outside_async_with_fails_at_once_saying_how(
-    server: SimulatedServer,
-) -> None:
+async def test_a_closed_client_fails_at_once_saying_so(server: SimulatedServer) -> None:
     c = Client(base_url=server.base_url)
-    with pytest.raises(ConfigError, match="async with"):
-        c.stream(model=MODEL, prompt="x")
-    with pytest.raises(ConfigError, match="async with"):
-        await c.complete(model=MODEL, prompt="x")
-    with pytest.raises(ConfigError, match="async with"):
-        c.fan_out(["x"], model=MODEL)
     async with c:
         await c.complete(model=MODEL, prompt="x")
     with pytest.raises(ConfigError, match="closed"):
         await c.complete(model=MODEL, prompt="x")
+    with pytest.raises(ConfigError, match="closed"):
+        c.stream(model=MODEL, prompt="x")
+    with pytest.raises(ConfigError, match="closed"):
+        c.fan_out(["x"], model=MODEL)
     with pytest.raises(ConfigError, match="closed"):
         async with c:
             pass

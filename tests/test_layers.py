@@ -83,9 +83,9 @@ def _type_checking_only(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
     return False
 
 
-def imports(path: Path) -> tuple[set[str], set[str]]:
+def imports(path: Path, *, typing_too: bool = False) -> tuple[set[str], set[str]]:
     """(groqstream modules imported, third-party top-level packages imported) by a file,
-    counting imports inside functions but not those only for type checking."""
+    counting imports inside functions, and those only for type checking if `typing_too`."""
     tree = ast.parse(path.read_text())
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     own: set[str] = set()
@@ -93,7 +93,7 @@ def imports(path: Path) -> tuple[set[str], set[str]]:
     base = module_name(path).split(".")
     package = base[:-1]  # the package a relative import starts from
     for node in ast.walk(tree):
-        if _type_checking_only(node, parents):
+        if not typing_too and _type_checking_only(node, parents):
             continue
         if isinstance(node, ast.ImportFrom):
             if node.level:
@@ -121,17 +121,19 @@ def _exists(name: str) -> bool:
     return p.with_suffix(".py").exists() or (p / "__init__.py").exists()
 
 
-def graph() -> dict[str, set[str]]:
+def graph(*, typing_too: bool = False) -> dict[str, set[str]]:
     g = {}
     for path in SRC.rglob("*.py"):
         name = module_name(path).removesuffix(".__init__")
-        own, _ = imports(path)
+        own, _ = imports(path, typing_too=typing_too)
         g[name] = {m.removesuffix(".__init__") for m in own} - {name}
     return g
 
 
 def test_no_import_cycle() -> None:
-    g = graph()
+    """Not even through an import made only for type checking or inside a function: two
+    modules that need each other are one idea split wrongly (DESIGN.md)."""
+    g = graph(typing_too=True)
     state: dict[str, int] = {}
     path: list[str] = []
 
@@ -213,6 +215,89 @@ def test_no_private_access_into_other_libraries_outside_the_compat_module() -> N
             ):
                 found.append(f"{path.name}:{node.lineno} {ast.unparse(node)}")
     assert not found, "\n".join(found)
+
+
+def _selfish(node: ast.expr) -> bool:
+    return isinstance(node, ast.Name) and node.id in ("self", "cls")
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def _defined_here(tree: ast.Module) -> set[str]:
+    """The private names a module defines itself: its functions, classes, module-level names,
+    slots and the attributes its classes set on `self`/`cls`."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.ctx, ast.Store)
+            and _selfish(node.value)
+        ):
+            names.add(node.attr)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names.add(node.value)  # __slots__ entries
+    return {n for n in names if _private(n)}
+
+
+def _from_dir(path: Path, node: ast.ImportFrom) -> Path:
+    """The directory an import's `from` part names (`from ..x import` in a/b.py: a/../x)."""
+    base = path.parents[node.level - 1] if node.level else SRC.parent
+    return base.joinpath(*(node.module or "").split("."))
+
+
+def _is_module(package: Path, name: str) -> bool:
+    """A private *module* (`from . import _hooks`) is the package's own: importing it is fine."""
+    return (package / f"{name}.py").exists() or (package / name / "__init__.py").exists()
+
+
+def private_reaches(path: Path) -> list[str]:
+    """Uses of another module's private names in `path`: `from x import _name`, and
+    `obj._name` where `_name` is not one the module defines itself (`self._x`/`cls._x`
+    inside a class are always its own business)."""
+    tree = ast.parse(path.read_text())
+    mine = _defined_here(tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.level or "groqstream" in (node.module or "")):
+            found += [
+                f"{path.name}:{node.lineno} imports {a.name}"
+                for a in node.names
+                if _private(a.name) and not _is_module(_from_dir(path, node), a.name)
+            ]
+        elif (
+            isinstance(node, ast.Attribute)
+            and _private(node.attr)
+            and not _selfish(node.value)
+            and node.attr not in mine
+        ):
+            found.append(f"{path.name}:{node.lineno} {ast.unparse(node)}")
+    return found
+
+
+def test_no_private_reach_into_another_groqstream_module() -> None:
+    found = []
+    for path in SRC.rglob("*.py"):
+        if path.name != "_aiohttp_compat.py":
+            found += private_reaches(path)
+    assert not found, "\n".join(found)
+
+
+def test_the_private_reach_check_can_fail(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "from .batch import _lines\n"
+        "class A:\n"
+        "    def __init__(self, other):\n"
+        "        self._mine = other._theirs\n"
+        "        self._mine.x = other._mine\n"
+    )
+    assert private_reaches(bad) == ["bad.py:1 imports _lines", "bad.py:4 other._theirs"]
 
 
 def test_import_groqstream_pulls_in_no_optional_extra() -> None:

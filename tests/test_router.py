@@ -35,8 +35,9 @@ from groqstream import (
     run_batch,
 )
 from groqstream.bench.runner import SweepConfig, run_sweep
+from groqstream.client import StreamSource
+from groqstream.stream import DeltaStream
 from groqstream.testing import Fault, SimulatedServer, SlowTail
-from groqstream.types import DeltaStream, StreamSource
 
 MODEL = "llama-3.1-8b-instant"
 LOOSE = 1.0  # seconds: far above what a healthy run takes, far below the delays it rules out

@@ -196,7 +196,9 @@ async def test_pacing_at_concurrency_one() -> None:
     assert min(lateness) > -0.001  # never early: pacing waits for each absolute deadline
     delivery = [(a - sent) / 1e9 for a, sent in zip(arrived, rec.send_ns, strict=True)]
     assert min(delivery) >= 0  # the client stamps a chunk after the server sent it ...
-    assert statistics.median(delivery) < 0.005  # ... and, typically, at once
+    # ... and, typically, at once: well within one 5 ms step (a reader that stamped late,
+    # or once per stream, would be off by tens of ms); loose enough for a loaded machine
+    assert statistics.median(delivery) < 0.02
     # the client's TTFT is the server's first send seen from the client's side
     assert (arrived[0] - t0) / 1e9 >= ttft
 

@@ -143,8 +143,9 @@ async def test_metrics_match_server_pacing_at_concurrency_one() -> None:
             assert m.tpot_s == pytest.approx(server_tpot, abs=0.005)
             assert m.server_completion_s == pytest.approx((n - 1) / tps)
     # The client's TTFT is the server's first send plus a delivery that is typically at once.
-    assert statistics.median(first_delivery) < 0.005, first_delivery
-    assert statistics.median(gap_errors) < 0.002  # each ITL is the server's gap, as sent
+    assert statistics.median(first_delivery) < 0.02, first_delivery
+    # each ITL is the server's gap, as sent (one stamp per stream would be 5 ms off)
+    assert statistics.median(gap_errors) < 0.003
 
 
 async def test_complete_non_streaming(client: Client) -> None:

@@ -147,7 +147,7 @@ async def test_closing_the_fanout_view_cancels_every_stream(
     def all_cancelled() -> bool:
         return all(q.outcome == "client_disconnected" for q in server.requests)
 
-    await poll(all_cancelled, 1.0, "every stream cancelled")
+    await poll(all_cancelled, 10, "every stream cancelled")  # their answers last 20 s
     assert len(server.requests) == 4  # the queued ones never started
 
 

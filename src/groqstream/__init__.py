@@ -48,6 +48,7 @@ from .errors import (
     ToolUseFailedError,
     TotalTimeout,
     UnprocessableEntityError,
+    WrongEventLoopError,
 )
 from .fanout import FanOut, FanOutOptions, Progress, Result
 from .metrics import StreamMetrics
@@ -151,6 +152,7 @@ __all__ = [
     "TotalTimeout",
     "UnprocessableEntityError",
     "Usage",
+    "WrongEventLoopError",
     "__version__",
     "ask",
     "run_batch",

@@ -29,11 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from .stream import ChatStream
-    from .types import Completion
+from typing import Any, Protocol
 
 __all__ = [
     "Handle",
@@ -55,10 +51,12 @@ class Handle(Protocol):
     def retry(self, attempt: int, error: BaseException, delay: float) -> None:
         """Attempt `attempt` failed with `error`; the next one starts after `delay` seconds."""
 
-    def end(self, result: ChatStream | Completion | None, error: BaseException | None) -> None:
-        """The request is over (called exactly once). `error` is None for a finished request or
-        one the caller stopped (break, close, garbage collection), the `GroqStreamError` it
-        failed with, or the `asyncio.CancelledError` of a task cancelled while it waited."""
+    def end(self, result: object, error: BaseException | None) -> None:
+        """The request is over (called exactly once). `result` is the `ChatStream`, the
+        `Completion` or None (typed `object` here: this module sits below both). `error` is
+        None for a finished request or one the caller stopped (break, close, garbage
+        collection), the `GroqStreamError` it failed with, or the `asyncio.CancelledError`
+        of a task cancelled while it waited."""
 
 
 class Observer(Protocol):
@@ -88,15 +86,15 @@ def unregister(observer: Observer) -> None:
 class Request:
     """One observed request: forwards its events to each observer's handle, ends it once."""
 
-    __slots__ = ("_handles", "_loop", "ended")
+    __slots__ = ("_handles", "ended", "loop")
 
     def __init__(self, handles: tuple[Handle, ...]) -> None:
         self._handles = handles
         self.ended = False
         try:
-            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+            self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
-            self._loop = None
+            self.loop = None
 
     def retry(self, attempt: int, error: BaseException, delay: float) -> None:
         """Attempt `attempt` failed with `error` and will be retried after `delay` seconds."""
@@ -108,9 +106,7 @@ class Request:
             except Exception:
                 log.debug("request observer failed in retry()", exc_info=True)
 
-    def end(
-        self, result: ChatStream | Completion | None, error: BaseException | None = None
-    ) -> None:
+    def end(self, result: object, error: BaseException | None = None) -> None:
         """The request is over; only the first call counts."""
         if self.ended:
             return
@@ -139,7 +135,7 @@ def begin(kind: str, body: Mapping[str, Any], base_url: str) -> Request | None:
     return Request(tuple(handles)) if handles else None
 
 
-def collected(req: Request | None, result: ChatStream) -> None:
+def collected(req: Request | None, result: object) -> None:
     """End a request whose stream is being garbage-collected (called from `__del__`).
 
     Observer code (an OpenTelemetry SDK, say) may hold locks that the collector interrupted,
@@ -148,7 +144,7 @@ def collected(req: Request | None, result: ChatStream) -> None:
     """
     if req is None or req.ended:
         return
-    loop = req._loop
+    loop = req.loop
     if loop is not None and loop.is_running():
         try:
             loop.call_soon_threadsafe(req.end, result, None)

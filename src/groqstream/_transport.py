@@ -45,6 +45,7 @@ from .errors import (
     GroqStreamError,
     RedirectError,
     TotalTimeout,
+    WrongEventLoopError,
     body_snippet,
     bounded,
 )
@@ -262,32 +263,46 @@ class Transport:
         self._headers.update(checked_headers(headers))
         self._stream_headers = {**self._headers, "Accept": "text/event-stream"}
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r})"
 
     @property
+    def is_open(self) -> bool:
+        """True while a session (a pool of connections) exists that is not closed yet."""
+        return self._session is not None and not self._session.closed
+
+    @property
     def session(self) -> aiohttp.ClientSession:
-        """The shared session, created on first use (inside a running event loop)."""
+        """The shared session, created on first use in the running event loop, and used only
+        from that loop (`WrongEventLoopError` from any other)."""
         if self._closed:
             raise ConfigError("this client is closed; make a new one")
-        if self._session is None or self._session.closed:
-            freeze_startup_state()  # once per process: see _gcfreeze
-            connector = aiohttp.TCPConnector(
-                limit=self.max_connections or 0,  # 0 = no hidden cap (aiohttp defaults to 100)
-                limit_per_host=0,
-                keepalive_timeout=30.0,
-                ssl=self._verify,
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(
-                    total=None, connect=None, sock_connect=self.timeouts.connect, sock_read=None
-                ),
-                raise_for_status=False,
-                auto_decompress=True,
-            )
+        if self._session is not None and not self._session.closed:
+            if asyncio.get_running_loop() is not self._loop:
+                raise WrongEventLoopError(
+                    "this client's connection pool was opened in another event loop: make one "
+                    "Client per event loop, or `await client.aclose()` before the loop ends"
+                )
+            return self._session
+        self._loop = asyncio.get_running_loop()
+        freeze_startup_state()  # once per process: see _gcfreeze
+        connector = aiohttp.TCPConnector(
+            limit=self.max_connections or 0,  # 0 = no hidden cap (aiohttp defaults to 100)
+            limit_per_host=0,
+            keepalive_timeout=30.0,
+            ssl=self._verify,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(
+                total=None, connect=None, sock_connect=self.timeouts.connect, sock_read=None
+            ),
+            raise_for_status=False,
+            auto_decompress=True,
+        )
         return self._session
 
     async def aclose(self) -> None:

@@ -3,7 +3,8 @@
 DESIGN: the facade on top of the transport, the stream and fan-out. It checks its
 configuration once, at `Client(...)`, builds request bodies with `_body.build_body`, and hands
 `fan_out` what it needs (the transport, a retry policy, a body builder) — fan-out never sees a
-`Client`. A client is used inside ``async with``: it owns one connection pool for its life.
+`Client`. A client owns one connection pool for its life: opened on first use (inside or
+outside ``async with``), closed by ``async with`` or `aclose()`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import asyncio
 import os
 import ssl
 import time
+import warnings
 from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import anyio
@@ -38,7 +40,7 @@ from .errors import APIConnectionError, ConfigError, MissingAPIKeyError, TotalTi
 from .fanout import FanOut, FanOutOptions, Request
 from .models import DEFAULT_MODEL
 from .sse import DEFAULT_MAX_EVENT_BYTES
-from .stream import ChatStream
+from .stream import ChatStream, DeltaStream
 from .types import Completion
 
 if TYPE_CHECKING:
@@ -55,6 +57,7 @@ def _structured_format(model: str, output_type: Any) -> tuple[Any, dict[str, Any
 __all__ = [
     "GROQ_BASE_URL",
     "Client",
+    "StreamSource",
     "api_key_env",
     "ask",
     "build_messages",
@@ -95,7 +98,12 @@ class Client:
     """An async client for Groq and any OpenAI-compatible chat completions endpoint.
 
     Use it as ``async with Client() as client:``; it owns one aiohttp session whose
-    connections are reused across calls and closed when the block ends. The key comes from
+    connections are reused across calls and closed when the block ends. It may also be made
+    outside a running event loop (at module level, in a FastAPI lifespan, as a class
+    attribute): the pool then opens on first use, in the event loop of that use, and must be
+    closed with ``await client.aclose()``; a client garbage-collected with its pool still open
+    warns with a `ResourceWarning`, and one used from a second event loop raises
+    `WrongEventLoopError`. The key comes from
     `GROQ_API_KEY` for Groq's API, `OPENAI_API_KEY` for OpenAI's and `GROQSTREAM_API_KEY` for
     any other server when not given (loopback servers need none); `base_url` ends in `/v1` and
     defaults to Groq's, or to `GROQSTREAM_BASE_URL` when set. A key is only sent over
@@ -145,7 +153,7 @@ class Client:
         self.default_model = default_model
         self.max_event_bytes = max_event_bytes
         self._has_key = bool(key)
-        self._state = "new"  # -> "open" in `async with` -> "closed"
+        self._state = "new"  # -> "open" in `async with` or at first use -> "closed"
 
     def __repr__(self) -> str:
         key = "set" if self._has_key else "none"
@@ -175,14 +183,21 @@ class Client:
         self._state = "closed"
         await self._transport.aclose()
 
-    def _ready(self) -> Transport:
-        if self._state != "open":
-            if self._state == "closed":
-                raise ConfigError("this Client is closed; make a new one")
-            raise ConfigError(
-                "use the client inside `async with groqstream.Client() as client:` (it owns a "
-                "connection pool that must be closed), or groqstream.ask() for a one-off call"
+    def __del__(self) -> None:
+        # Like aiohttp's ClientSession: say so when a pool is dropped without being closed.
+        transport = getattr(self, "_transport", None)
+        if transport is not None and transport.is_open:
+            warnings.warn(
+                f"unclosed {self!r}: use `async with` or `await client.aclose()`",
+                ResourceWarning,
+                source=self,
+                stacklevel=1,
             )
+
+    def _ready(self) -> Transport:
+        if self._state == "closed":
+            raise ConfigError("this Client is closed; make a new one")
+        self._state = "open"  # the pool itself opens at the first request, in its loop
         return self._transport
 
     @property
@@ -429,3 +444,50 @@ async def ask(
     async with Client(api_key, base_url) as client:
         result = await client.complete(model=model, prompt=prompt, system=system, **params)
     return result.text
+
+
+class StreamSource(Protocol):
+    """Anything with `Client`'s calls: `stream()`, `complete()`, `fan_out()`. Fan-out's
+    callers (`run_batch`, the bench runner, the CLI) take one, so a `Router` goes where a
+    `Client` goes and none of them learns about routers."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    async def __aenter__(self) -> StreamSource: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def stream(
+        self,
+        *,
+        model: str | None = None,
+        messages: Any = None,
+        prompt: str | None = None,
+        system: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **params: Any,
+    ) -> DeltaStream: ...
+
+    async def complete(
+        self,
+        *,
+        model: str | None = None,
+        messages: Any = None,
+        prompt: str | None = None,
+        system: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        **params: Any,
+    ) -> Completion: ...
+
+    def fan_out(
+        self,
+        requests: Iterable[str | Mapping[str, Any]] | AsyncIterable[str | Mapping[str, Any]],
+        options: Any = None,
+        **kwargs: Any,
+    ) -> FanOut: ...

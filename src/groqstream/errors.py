@@ -42,6 +42,7 @@ __all__ = [
     "ToolUseFailedError",
     "TotalTimeout",
     "UnprocessableEntityError",
+    "WrongEventLoopError",
     "status_error_class",
 ]
 
@@ -89,6 +90,14 @@ class ConfigError(GroqStreamError, ValueError):
 
 class MissingAPIKeyError(ConfigError):
     """No API key was given and the variable `api_key_env(base_url)` names is not set."""
+
+
+class WrongEventLoopError(ConfigError):
+    """A client whose connection pool was opened in one event loop was used from another.
+
+    aiohttp's connections belong to the loop that made them. Make one `Client` per event
+    loop (per `asyncio.run`), or `await client.aclose()` in the first loop before the next.
+    """
 
 
 # --- connection and timeouts ---------------------------------------------------------------

@@ -31,8 +31,8 @@ from .metrics import StreamMetrics
 from .ratelimit import RateLimitGate, estimate_tokens
 from .report import SLO, LatencyAccumulator, LatencyReport
 from .sse import DEFAULT_MAX_EVENT_BYTES
-from .stream import ChatStream
-from .types import DeltaStream, ToolCall, Usage
+from .stream import ChatStream, DeltaStream
+from .types import ToolCall, Usage
 
 if TYPE_CHECKING:
     from ._transport import Transport
@@ -157,36 +157,54 @@ class _OneRequest:
     its end (nothing reached the user, so even a cut mid-stream is retried whole), and an
     observer (`_hooks`) follows the request as one, with a retry event per failed attempt."""
 
-    __slots__ = ("body", "est", "fan", "obs", "queue_wait", "state", "stream", "taken")
+    __slots__ = (
+        "body",
+        "est",
+        "gate",
+        "obs",
+        "open_stream",
+        "queue_wait",
+        "state",
+        "stream",
+        "taken",
+    )
 
-    def __init__(self, fan: FanOut, body: dict[str, Any], taken: float) -> None:
-        self.fan = fan
+    def __init__(
+        self,
+        open_stream: StreamOpener,
+        gate: RateLimitGate,
+        body: dict[str, Any],
+        taken: float,
+        observed_url: str | None,
+    ) -> None:
+        self.open_stream = open_stream
+        self.gate = gate
         self.body = body
         self.est = estimate_tokens(body)
         self.taken = taken
         self.queue_wait = 0.0  # waiting for a slot and the rate limits, before attempt 1
         self.state = RetryState()
         self.stream: DeltaStream | None = None
-        transport = fan._transport
-        # An opener's streams show themselves to observers; a transport's are shown here.
+        # A transport's streams are shown to observers here (`observed_url` is its base URL);
+        # an opener's streams (a Router's) show themselves.
         self.obs = (
-            _hooks.begin("stream", body, transport.base_url)
-            if _hooks.observers and transport is not None and fan._opener is None
+            _hooks.begin("stream", body, observed_url)
+            if _hooks.observers and observed_url is not None
             else None
         )
 
     async def attempt(self, n: int) -> DeltaStream:
-        fan = self.fan
-        await fan._wait_for_gate(self.est)
+        await _wait_for_gate(self.gate, self.est)
         if n == 1:
             self.queue_wait = time.monotonic() - self.taken
-        self.stream = stream = fan._open(self.body)
+        self.stream = stream = self.open_stream(self.body)
         async with stream:
             await stream.until_done()
         return stream
 
     def retried(self, error: GroqStreamError, delay: float) -> None:
-        self.fan._on_retry(error, delay)
+        if isinstance(error, RateLimitError):
+            self.gate.pause(delay, time.monotonic())  # everyone waits, not just this request
         if self.obs is not None:
             self.obs.retry(self.state.attempts, error, delay)
 
@@ -194,6 +212,14 @@ class _OneRequest:
         if self.obs is not None:
             s = self.stream
             self.obs.end(s if isinstance(s, ChatStream) else None, error)
+
+
+async def _wait_for_gate(gate: RateLimitGate, est: int) -> None:
+    """Reserve a request's share of the run's budgets; sleep out any pause."""
+    wait = gate.reserve(est, time.monotonic())
+    while wait > 0:
+        await anyio.sleep(wait)
+        wait = gate.paused_until - time.monotonic()
 
 
 class FanOut:
@@ -222,6 +248,9 @@ class FanOut:
             raise ConfigError("a fan-out needs a transport or a stream opener")
         self._transport = transport
         self._opener = opener
+        self._observed_url = (
+            transport.base_url if transport is not None and opener is None else None
+        )
         self._requests = requests
         self._body = body
         self.options = opts
@@ -253,7 +282,7 @@ class FanOut:
                 limit,
             )
 
-    def _open(self, body: dict[str, Any]) -> DeltaStream:
+    def open_stream(self, body: dict[str, Any]) -> DeltaStream:
         """One attempt's stream (not started)."""
         if self._opener is not None:
             return self._opener(body)
@@ -450,7 +479,7 @@ class FanOut:
             body = self._body(item)
         except GroqStreamError as e:
             return Result(index, {"input": item}, error=e)
-        req = _OneRequest(self, body, taken)
+        req = _OneRequest(self.open_stream, self.gate, body, taken, self._observed_url)
         try:
             stream = await self._retry.run(req.attempt, state=req.state, on_retry=req.retried)
         except GroqStreamError as e:
@@ -466,18 +495,6 @@ class FanOut:
             raise
         req.end(None)
         return self._success(index, body, stream, req.est, req.state, req.queue_wait)
-
-    async def _wait_for_gate(self, est: int) -> None:
-        """Reserve the request's share of the run's budgets; sleep out any pause."""
-        gate = self.gate
-        wait = gate.reserve(est, time.monotonic())
-        while wait > 0:
-            await anyio.sleep(wait)
-            wait = gate.paused_until - time.monotonic()
-
-    def _on_retry(self, error: GroqStreamError, delay: float) -> None:
-        if isinstance(error, RateLimitError):
-            self.gate.pause(delay, time.monotonic())  # everyone waits, not just this request
 
     def _success(
         self,

@@ -18,8 +18,10 @@ from .errors import ConfigError, EventTooLargeError
 __all__ = ["DEFAULT_MAX_EVENT_BYTES", "SSEDecoder", "ServerSentEvent"]
 
 _BOM = b"\xef\xbb\xbf"
-DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
-"""The default bound on one event's size (16 MiB): far above any real chunk."""
+DEFAULT_MAX_EVENT_BYTES = 4 * 1024 * 1024
+"""The default bound on one SSE line and one event (4 MiB): far above any real chunk (a few
+KiB), low enough that a broken or hostile server cannot make the client buffer a huge line.
+Raise it with `Client(max_event_bytes=...)`."""
 
 
 @dataclass(slots=True)

@@ -15,7 +15,7 @@ import enum
 import time
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from ._transport import Transport
     from .structured import Partial
 
-__all__ = ["ChatStream", "StreamState"]
+__all__ = ["ChatStream", "DeltaStream", "StreamState"]
 
 _perf_ns = time.perf_counter_ns
 _INF = float("inf")
@@ -78,6 +78,68 @@ _MOVES: dict[StreamState, frozenset[StreamState]] = {
     _S.CLOSED: frozenset(),
 }
 """Every allowed move; the three last states are final."""
+
+
+class DeltaStream(Protocol):
+    """Anything used like a `ChatStream`: ``async with``, ``async for`` over `Delta`s, and the
+    completion's figures after. `ChatStream` and the `Router`'s `RoutedStream` are two."""
+
+    async def __aenter__(self) -> DeltaStream: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def __aiter__(self) -> AsyncIterator[Delta]: ...
+
+    async def until_done(self) -> DeltaStream: ...
+
+    def close(self) -> None: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def reasoning(self) -> str | None: ...
+
+    @property
+    def tool_calls(self) -> list[ToolCall]: ...
+
+    @property
+    def finish_reason(self) -> str | None: ...
+
+    @property
+    def usage(self) -> Usage | None: ...
+
+    @property
+    def request_id(self) -> str | None: ...
+
+    @property
+    def model(self) -> str | None: ...
+
+    @property
+    def headers(self) -> dict[str, str]: ...
+
+    @property
+    def metrics(self) -> StreamMetrics: ...
+
+    @property
+    def finished(self) -> bool: ...
+
+    @property
+    def attempts(self) -> int: ...
+
+    @property
+    def endpoint(self) -> str | None: ...
+
+    @property
+    def hedged(self) -> bool: ...
+
+    @property
+    def failovers(self) -> int: ...
 
 
 class _Watchdog:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -23,7 +23,21 @@ from .errors import ConfigError, StructuredOutputError
 from .partial_json import PartialJSON, PartialJSONError, Path
 
 if TYPE_CHECKING:
-    from .stream import ChatStream
+    from .types import Delta
+
+
+class _Readable(Protocol):
+    """What `iter_partial` reads: a `ChatStream` (typed here without importing `stream.py`,
+    which imports this module lazily: one idea, one direction)."""
+
+    def __aiter__(self) -> AsyncIterator[Delta]: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def finish_reason(self) -> str | None: ...
+
 
 __all__ = [
     "JSON_SCHEMA_MODELS",
@@ -138,7 +152,7 @@ class Partial:
         return [p[0] for p in self.completed if len(p) == 1 and isinstance(p[0], str)]
 
 
-async def iter_partial(stream: ChatStream) -> AsyncIterator[Partial]:
+async def iter_partial(stream: _Readable) -> AsyncIterator[Partial]:
     """Read `stream` (choice 0's content) and yield a `Partial` per delta that changed the
     object; `StructuredOutputError` if the text is not JSON or ends incomplete."""
     parser = PartialJSON()

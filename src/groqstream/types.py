@@ -7,25 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 import orjson
-
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
-    from types import TracebackType
-
-    from .fanout import FanOut
-    from .metrics import StreamMetrics
 
 __all__ = [
     "Completion",
     "Delta",
-    "DeltaStream",
     "ExecutedTool",
     "FunctionCall",
     "Route",
-    "StreamSource",
     "ToolCall",
     "Usage",
     "assistant_message",
@@ -333,112 +324,3 @@ class Route:
     hedged: bool = False
     failovers: int = 0
     breaker: str = "closed"
-
-
-class DeltaStream(Protocol):
-    """Anything used like a `ChatStream`: ``async with``, ``async for`` over `Delta`s, and the
-    completion's figures after. `ChatStream` and the `Router`'s `RoutedStream` are two."""
-
-    async def __aenter__(self) -> DeltaStream: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    def __aiter__(self) -> AsyncIterator[Delta]: ...
-
-    async def until_done(self) -> DeltaStream: ...
-
-    def close(self) -> None: ...
-
-    @property
-    def text(self) -> str: ...
-
-    @property
-    def reasoning(self) -> str | None: ...
-
-    @property
-    def tool_calls(self) -> list[ToolCall]: ...
-
-    @property
-    def finish_reason(self) -> str | None: ...
-
-    @property
-    def usage(self) -> Usage | None: ...
-
-    @property
-    def request_id(self) -> str | None: ...
-
-    @property
-    def model(self) -> str | None: ...
-
-    @property
-    def headers(self) -> dict[str, str]: ...
-
-    @property
-    def metrics(self) -> StreamMetrics: ...
-
-    @property
-    def finished(self) -> bool: ...
-
-    @property
-    def attempts(self) -> int: ...
-
-    @property
-    def endpoint(self) -> str | None: ...
-
-    @property
-    def hedged(self) -> bool: ...
-
-    @property
-    def failovers(self) -> int: ...
-
-
-class StreamSource(Protocol):
-    """Anything with `Client`'s calls: `stream()`, `complete()`, `fan_out()`. Fan-out's
-    callers (`run_batch`, the bench runner, the CLI) take one, so a `Router` goes where a
-    `Client` goes and none of them learns about routers."""
-
-    @property
-    def base_url(self) -> str: ...
-
-    async def __aenter__(self) -> StreamSource: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    def stream(
-        self,
-        *,
-        model: str | None = None,
-        messages: Any = None,
-        prompt: str | None = None,
-        system: str | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **params: Any,
-    ) -> DeltaStream: ...
-
-    async def complete(
-        self,
-        *,
-        model: str | None = None,
-        messages: Any = None,
-        prompt: str | None = None,
-        system: str | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        **params: Any,
-    ) -> Completion: ...
-
-    def fan_out(
-        self,
-        requests: Iterable[str | Mapping[str, Any]] | AsyncIterable[str | Mapping[str, Any]],
-        options: Any = None,
-        **kwargs: Any,
-    ) -> FanOut: ...

@@ -26,16 +26,20 @@ from typing import Any
 
 import anyio.to_thread
 
-from ..client import Client
+from ..client import Client, StreamSource
 from ..errors import ConfigError
 from ..fanout import FanOutOptions
-from ..types import StreamSource
 from .choice import AUTO_MIN_REQUESTS, choose_backend, parse_deadline, window_seconds
 from .groq_batch import BatchProgress, Limits, cancel_batches, run_groq_batch
-from .lines import BatchInputError, BatchSummary, errors_path_for, manifest_path_for
-from .lines import _lines as _lines  # the names the distributed runner and older code import
-from .lines import _validate as _validate
-from .lines import _write_json as _write_json
+from .lines import (
+    BatchInputError,
+    BatchSummary,
+    errors_path_for,
+    input_lines,
+    manifest_path_for,
+    validate_input,
+    write_json,
+)
 from .remote import Poller
 from .sync import run_sync
 
@@ -46,8 +50,11 @@ __all__ = [
     "BatchSummary",
     "cancel_batches",
     "errors_path_for",
+    "input_lines",
     "manifest_path_for",
     "run_batch",
+    "validate_input",
+    "write_json",
 ]
 
 
@@ -96,7 +103,7 @@ async def run_batch(
     if backend != "sync":
         if byte_range is not None:
             raise ConfigError("byte_range is for the sync backend only")
-        n = await anyio.to_thread.run_sync(_validate, src)
+        n = await anyio.to_thread.run_sync(validate_input, src)
         left = None if deadline_ts is None else deadline_ts - time.time()
         backend, reason = choose_backend(backend, n, left, window_s)
     if backend == "sync":
@@ -135,7 +142,7 @@ async def run_batch(
             sync_options={"options": options, **fan_out_options},
         )
     if report_path is not None:
-        await anyio.to_thread.run_sync(_write_json, Path(report_path), s.report.to_dict())
+        await anyio.to_thread.run_sync(write_json, Path(report_path), s.report.to_dict())
     return _with_reason(s, reason)
 
 

@@ -32,11 +32,11 @@ from .lines import (
     CHAT_URL,
     BatchSummary,
     ResultFiles,
-    _done_ids,
-    _validate,
+    done_ids,
     errors_path_for,
     manifest_path_for,
     request_body,
+    validate_input,
 )
 from .remote import Manifest, Poller, RemoteBatch, in_ranges, outcome, plan_chunks, route_line
 from .remote import ranges_of as _ranges_of
@@ -228,8 +228,8 @@ async def run_groq_batch(
     """Run `src` on the Batch API into `out` (see the module docstring)."""
     errs = errors_path_for(out)
     seen: dict[str, int] = {}
-    total = await anyio.to_thread.run_sync(lambda: _validate(src, seen=seen))
-    done = await anyio.to_thread.run_sync(lambda: _done_ids(out) | _done_ids(errs))
+    total = await anyio.to_thread.run_sync(lambda: validate_input(src, seen=seen))
+    done = await anyio.to_thread.run_sync(lambda: done_ids(out) | done_ids(errs))
     skipped = len(done)
     path = manifest_path_for(out)
     manifest = await anyio.to_thread.run_sync(_load, path, src, completion_window)

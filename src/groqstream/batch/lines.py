@@ -108,7 +108,7 @@ def _line_problems(lineno: int, raw: bytes, seen: dict[str, int]) -> list[str]:
     return problems
 
 
-def _lines(f: BinaryIO, byte_range: tuple[int, int] | None) -> Iterator[tuple[int, bytes]]:
+def input_lines(f: BinaryIO, byte_range: tuple[int, int] | None) -> Iterator[tuple[int, bytes]]:
     """(line number, line) of a file, or of the lines starting in [start, end) of it, counted
     from the range's first line (shards of one file split by byte range, never mid-line)."""
     if byte_range is None:
@@ -128,7 +128,7 @@ def _lines(f: BinaryIO, byte_range: tuple[int, int] | None) -> Iterator[tuple[in
         pos += len(raw)
 
 
-def _validate(
+def validate_input(
     path: Path, byte_range: tuple[int, int] | None = None, *, seen: dict[str, int] | None = None
 ) -> int:
     """Check every input line before anything is sent; return the number of requests.
@@ -138,7 +138,7 @@ def _validate(
     count = 0
     where = "" if byte_range is None else f"bytes {byte_range[0]}–{byte_range[1]}, "
     with path.open("rb") as f:
-        for lineno, raw in _lines(f, byte_range):
+        for lineno, raw in input_lines(f, byte_range):
             if raw.strip():
                 problems += _line_problems(lineno, raw, seen)
                 count += 1
@@ -147,7 +147,7 @@ def _validate(
     return count
 
 
-def _done_ids(path: Path) -> set[str]:
+def done_ids(path: Path) -> set[str]:
     """custom_ids already written to `path`, after cutting off a torn last line (no newline)."""
     if not path.exists():
         return set()
@@ -190,11 +190,11 @@ def request_body(obj: dict[str, Any], model: str | None) -> dict[str, Any]:
     return body
 
 
-def _pending(
+def pending_requests(
     path: Path, done: set[str], model: str | None, byte_range: tuple[int, int] | None = None
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     with path.open("rb") as f:
-        for _, raw in _lines(f, byte_range):
+        for _, raw in input_lines(f, byte_range):
             if not raw.strip():
                 continue
             obj = orjson.loads(raw)
@@ -203,7 +203,7 @@ def _pending(
             yield obj["custom_id"], request_body(obj, model)
 
 
-def _write_json(path: Path, obj: dict[str, Any]) -> None:
+def write_json(path: Path, obj: dict[str, Any]) -> None:
     path.write_bytes(orjson.dumps(obj, option=orjson.OPT_INDENT_2))
 
 

@@ -19,18 +19,17 @@ import anyio
 import anyio.to_thread
 
 from .._stats import percentile
-from ..client import Client
+from ..client import Client, StreamSource
 from ..errors import APIStatusError, ConfigError
 from ..fanout import FanOut, FanOutOptions, Result
-from ..types import StreamSource
 from .lines import (
     BatchSummary,
     ResultFiles,
-    _done_ids,
-    _pending,
-    _validate,
-    _write_json,
+    done_ids,
     errors_path_for,
+    pending_requests,
+    validate_input,
+    write_json,
 )
 
 __all__ = ["run_sync"]
@@ -126,12 +125,12 @@ async def run_sync(
         raise ConfigError(f"run_batch() got unexpected arguments: {', '.join(sorted(unknown))}")
     src, out = Path(input_path), Path(output_path)
     errs = errors_path_for(out)
-    total = await anyio.to_thread.run_sync(_validate, src, byte_range)
-    done = await anyio.to_thread.run_sync(lambda: _done_ids(out) | _done_ids(errs))
+    total = await anyio.to_thread.run_sync(validate_input, src, byte_range)
+    done = await anyio.to_thread.run_sync(lambda: done_ids(out) | done_ids(errs))
     ids: dict[int, str] = {}
 
     def requests() -> Iterator[dict[str, Any]]:
-        for i, (cid, body) in enumerate(_pending(src, done | skip, model, byte_range)):
+        for i, (cid, body) in enumerate(pending_requests(src, done | skip, model, byte_range)):
             ids[i] = cid
             yield body
 
@@ -145,7 +144,7 @@ async def run_sync(
         succeeded, failed = await _write_results(fan, ids, out, errs)
     report = fan.report()
     if report_path is not None:
-        await anyio.to_thread.run_sync(_write_json, Path(report_path), report.to_dict())
+        await anyio.to_thread.run_sync(write_json, Path(report_path), report.to_dict())
     return BatchSummary(total, len(done), succeeded, failed, out, errs, report, fan.accumulator)
 
 

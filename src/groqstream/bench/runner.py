@@ -9,9 +9,9 @@ from typing import Any
 
 import anyio
 
+from ..client import StreamSource
 from ..fanout import Progress, Result
 from ..report import SLO, LatencyReport
-from ..types import StreamSource
 from .workload import arrival_gaps, synthetic_prompt
 
 __all__ = ["LevelResult", "SweepConfig", "run_sweep"]

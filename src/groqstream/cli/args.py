@@ -12,10 +12,9 @@ import textwrap
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ..client import GROQ_BASE_URL, Client, api_key_env, default_base_url
+from ..client import GROQ_BASE_URL, Client, StreamSource, api_key_env, default_base_url
 from ..errors import ConfigError, MissingAPIKeyError
 from ..report import SLO
-from ..types import StreamSource
 from .errors import CommandError, UsageError
 
 __all__ = [

@@ -14,10 +14,10 @@ from ..bench.endpoints import endpoint_lines, router_stats
 from ..bench.output import bench_meta, level_json, write_outputs
 from ..bench.runner import LevelResult, SweepConfig, run_sweep
 from ..bench.table import Column, columns, header, notes, row
+from ..client import StreamSource
 from ..fanout import Progress
 from ..models import DEFAULT_MODEL
 from ..report import SLO
-from ..types import StreamSource
 from . import _otlp
 from .args import (
     add_command,

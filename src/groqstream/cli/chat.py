@@ -9,10 +9,10 @@ from typing import Any
 
 from .._stats import percentile
 from ..bench.fmt import rate, seconds_as_ms
-from ..client import Client
+from ..client import Client, StreamSource
 from ..metrics import StreamMetrics
 from ..models import DEFAULT_MODEL
-from ..types import DeltaStream, StreamSource
+from ..stream import DeltaStream
 from .args import (
     add_command,
     add_router_options,

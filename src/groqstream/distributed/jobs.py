@@ -20,7 +20,7 @@ import anyio.to_thread
 import orjson
 
 from .._transport import Timeouts
-from ..batch import BatchInputError, BatchSummary, _write_json, errors_path_for
+from ..batch import BatchInputError, BatchSummary, errors_path_for, write_json
 from ..bench.runner import LevelResult, SweepConfig
 from ..errors import ConfigError, GroqStreamError
 from ..fanout import Progress
@@ -326,7 +326,7 @@ async def run_batch(
     succeeded, failed = await _in_thread(merge_shards, plan, directory, out, total)
     report, merged = _merged_report(outcomes, slo)
     if report_path is not None:
-        await _in_thread(_write_json, Path(report_path), report.to_dict())
+        await _in_thread(write_json, Path(report_path), report.to_dict())
     skipped = sum(before.values())
     return DistributedBatchSummary(
         total=total,

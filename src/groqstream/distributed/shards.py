@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from ..batch import BatchInputError, _validate, errors_path_for
+from ..batch import BatchInputError, errors_path_for, validate_input
 from ..errors import ConfigError, GroqStreamError
 
 __all__ = [
@@ -127,7 +127,7 @@ def check_shard(path: Path, byte_range: tuple[int, int]) -> tuple[int, array[int
     its problems (empty if none)."""
     ids: dict[str, int] = {}
     try:
-        count = _validate(path, byte_range, seen=ids)
+        count = validate_input(path, byte_range, seen=ids)
     except BatchInputError as e:
         return 0, array("Q"), e.problems
     return count, array("Q", sorted(map(_cid_hash, ids))), []

@@ -157,7 +157,7 @@ METRICS = (
     GROQ_PROMPT,
     GROQ_COMPLETION,
 )
-"""Every histogram, in the order the README lists them."""
+"""Every histogram, in the order docs/telemetry.md lists them."""
 
 # Groq's usage fields behind each server-timing histogram and span attribute.
 GROQ_TIMINGS = (

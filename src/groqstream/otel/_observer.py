@@ -122,7 +122,7 @@ class _RequestSpan:
             attrs[n.HTTP_STATUS_CODE] = status
         self._span.add_event(n.EVENT_RETRY, attrs)
 
-    def end(self, result: ChatStream | Completion | None, error: BaseException | None) -> None:
+    def end(self, result: object, error: BaseException | None) -> None:
         """Finish the span and record the metrics, once, however the request ended.
 
         A cancelled request, like a stream the caller stopped reading, was the caller's
@@ -136,7 +136,7 @@ class _RequestSpan:
         closed_early = isinstance(error, asyncio.CancelledError)
         if closed_early:
             error = None
-        if result is not None:
+        if isinstance(result, (ChatStream, Completion)):
             span_attrs.update(a.response_attributes(result))
             if n.RESPONSE_MODEL in span_attrs:
                 metric_attrs[n.RESPONSE_MODEL] = span_attrs[n.RESPONSE_MODEL]

@@ -21,7 +21,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from aiohttp import web
@@ -30,7 +30,34 @@ from .replies import ReplyPlan
 from .validation import Rejection, check_chat
 
 if TYPE_CHECKING:
-    from .server import SimulatedServer
+    from .catalog import ModelInfo
+    from .dialects import Dialect
+    from .replies import Pacing
+    from .stats import RequestRecord
+
+
+class Host(Protocol):
+    """What the batch endpoints use of their `SimulatedServer` (typed here, so this module
+    does not import the server that imports it)."""
+
+    models: dict[str, ModelInfo]
+    any_model: bool
+    dialect: Dialect
+    output_tokens: int
+    reasoning_tokens: int
+    reasoning_models: frozenset[str]
+    tokens_per_chunk: int
+    seed: int
+
+    @property
+    def pacing(self) -> Pacing: ...
+
+    def record_request(self, request: web.Request) -> RequestRecord: ...
+
+    def authorized(self, request: web.Request) -> bool: ...
+
+    def unauthorized_reply(self) -> web.Response: ...
+
 
 __all__ = ["MAX_BATCH_BYTES", "MAX_BATCH_LINES", "BatchAPI"]
 
@@ -94,7 +121,7 @@ class _Batch:
 class BatchAPI:
     """The Files + Batches endpoints of one `SimulatedServer` (`server.batch_api`)."""
 
-    def __init__(self, server: SimulatedServer) -> None:
+    def __init__(self, server: Host) -> None:
         self.server = server
         self.validating_s = 0.05
         self.seconds = 0.5
@@ -120,11 +147,11 @@ class BatchAPI:
     # --- plumbing ------------------------------------------------------------------------
 
     def _enter(self, request: web.Request) -> web.Response | None:
-        rec = self.server._record(request)
+        rec = self.server.record_request(request)
         rec.outcome = "completed"
-        if not self.server._authorized(request):
+        if not self.server.authorized(request):
             rec.authorized = False
-            return self.server._unauthorized()
+            return self.server.unauthorized_reply()
         return None
 
     @staticmethod

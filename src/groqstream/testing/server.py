@@ -191,20 +191,21 @@ class SimulatedServer:
     def _saw(self, request: web.Request) -> None:
         self.stats.saw(request.transport)
 
-    def _unauthorized(self) -> web.Response:
+    def unauthorized_reply(self) -> web.Response:
+        """Groq's 401 for a missing or wrong key (for the simulator's own endpoint modules)."""
         return _json(Rejection(401, "Invalid API Key", code="invalid_api_key").body(), status=401)
 
     async def _models(self, request: web.Request) -> web.Response:
         self._saw(request)
-        if not self._authorized(request):
-            return self._unauthorized()
+        if not self.authorized(request):
+            return self.unauthorized_reply()
         data = [m.to_dict() for m in self.models.values()]
         return _json({"object": "list", "data": data})
 
     async def _model(self, request: web.Request) -> web.Response:
         self._saw(request)
-        if not self._authorized(request):
-            return self._unauthorized()
+        if not self.authorized(request):
+            return self.unauthorized_reply()
         name = request.match_info["model"]
         info = self.models.get(name)
         if info is None:
@@ -233,7 +234,9 @@ class SimulatedServer:
             h.update(self._tok_window.headers("tokens", 1_000_000))
         return h
 
-    def _record(self, request: web.Request) -> RequestRecord:
+    def record_request(self, request: web.Request) -> RequestRecord:
+        """Count and record a request in `requests` (the key redacted); endpoint modules call
+        it first."""
         self._saw(request)
         headers = {
             k: ("<redacted>" if k.lower() == "authorization" else v)
@@ -244,7 +247,8 @@ class SimulatedServer:
         self.stats.requests_total += 1
         return rec
 
-    def _authorized(self, request: web.Request) -> bool:
+    def authorized(self, request: web.Request) -> bool:
+        """True if the request carries the server's key (or the server has none)."""
         if self._api_key is None:
             return True
         auth = request.headers.get("Authorization", "")
@@ -255,7 +259,7 @@ class SimulatedServer:
     ) -> web.Response | dict[str, Any]:
         """The parsed body of an acceptable request, or the response refusing it."""
         why: Rejection | None
-        if not self._authorized(request):
+        if not self.authorized(request):
             rec.authorized = False
             why = Rejection(401, "Invalid API Key", code="invalid_api_key")
         else:
@@ -271,7 +275,7 @@ class SimulatedServer:
         return self._reject(rec, why, {"x-request-id": rid})
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
-        rec = self._record(request)
+        rec = self.record_request(request)
         rid = "req_" + secrets.token_hex(13)
         body = await self._refusal(request, rec, rid)
         if isinstance(body, web.StreamResponse):

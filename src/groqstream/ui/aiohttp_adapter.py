@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from .errors import Refusal
 from .relay import Reader, relay
 
 if TYPE_CHECKING:
     from ..stream import ChatStream
     from ..tools import ToolRun
 
-__all__ = ["DISCONNECT_POLL", "DisconnectWatch", "aiohttp_response", "write_relay"]
+__all__ = ["DISCONNECT_POLL", "DisconnectWatch", "aiohttp_response", "write_relay", "write_resumed"]
 
 DISCONNECT_POLL = 0.1
 """Seconds between two looks at whether the client's connection is still open."""
@@ -86,6 +87,20 @@ async def write_relay(
         watch.stop()
         await source.aclose()
     return resp
+
+
+async def write_resumed(
+    request: web.BaseRequest,
+    resumed: Reader | Refusal,
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> web.StreamResponse:
+    """`RelayHub.aiohttp_response`: the hub's answer (`RelayHub.resume`) as a response."""
+    if isinstance(resumed, Refusal):
+        if resumed.body is None:
+            return web.Response(status=resumed.status)
+        return web.json_response(resumed.body, status=resumed.status)
+    return await write_relay(request, resumed, headers=headers)
 
 
 async def aiohttp_response(

@@ -7,8 +7,7 @@ or a clock, so it is tested without either and costs one small `bytes` build per
 
 - `SSEEncoder` — plain `text/event-stream` with named events `reasoning`, `content`,
   `tool_input_start`, `tool_input_delta`, `tool_call`, `tool_result`, `source`, `step`,
-  `metrics`, `done` and `error` (schema in the README, "Streaming into a UI", and
-  docs/tools.md).
+  `metrics`, `done` and `error` (schema in docs/streaming.md and docs/tools.md).
 - `VercelEncoder` — the Vercel AI SDK UI message stream protocol, v1 (`useChat`, AI SDK 5+).
 
 Every event carries `id: <n>`, numbered from 1 per stream, so a client can resume with

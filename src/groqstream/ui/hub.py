@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, GroqStreamError
 from .encoders import Encoder, make_encoder
-from .errors import BadLastEventId, RelayHubFull, RelayNotFound, error_body, status_for
+from .errors import BadLastEventId, Refusal, RelayHubFull, RelayNotFound, refusal_for
 from .relay import Pump, Reader, Subscriber, stream_pump
 
 if TYPE_CHECKING:
@@ -27,7 +27,14 @@ if TYPE_CHECKING:
 
     from ..stream import ChatStream
 
-__all__ = ["BadLastEventId", "RelayHub", "RelayHubFull", "RelayNotFound", "Subscription"]
+__all__ = [
+    "BadLastEventId",
+    "Refusal",
+    "RelayHub",
+    "RelayHubFull",
+    "RelayNotFound",
+    "Subscription",
+]
 
 
 @dataclass(eq=False)
@@ -198,6 +205,19 @@ class RelayHub:
         except ValueError:
             return False
 
+    def resume(self, key: str, last_event_id: str | None) -> Subscription | Refusal:
+        """What a reconnecting client gets, whatever serves it (both HTTP adapters use this).
+
+        A `Subscription` to stream, or a `Refusal`: 204 once the client at `last_event_id` has
+        seen the end, 404 for an unknown or expired key, 400 for a bad `Last-Event-ID`.
+        """
+        if self.finished_for(key, last_event_id):
+            return Refusal(204)
+        try:
+            return self.subscribe(key, last_event_id)
+        except GroqStreamError as e:
+            return refusal_for(e)
+
     # --- HTTP adapters ---------------------------------------------------------------------
 
     async def aiohttp_response(
@@ -208,37 +228,24 @@ class RelayHub:
         404 for an unknown or expired key, 400 for a bad `Last-Event-ID`, and 204 (which
         tells an `EventSource` to stop reconnecting) once the client has seen the end.
         """
-        from aiohttp import web
+        from .aiohttp_adapter import write_resumed
 
-        from .aiohttp_adapter import write_relay
-
-        last = request.headers.get("Last-Event-ID")
-        if self.finished_for(key, last):
-            return web.Response(status=204)
-        try:
-            sub = self.subscribe(key, last)
-        except GroqStreamError as e:
-            return _aiohttp_error(e)
-        return await write_relay(request, sub, headers=headers)
+        resumed = self.resume(key, request.headers.get("Last-Event-ID"))
+        return await write_resumed(request, resumed, headers=headers)
 
     def starlette_response(
         self, request: Any, key: str, *, headers: Mapping[str, str] | None = None
     ) -> StarletteResponse:
         """The Starlette/FastAPI twin of `aiohttp_response` (needs the `ui` extra)."""
         try:
-            from .starlette_adapter import hub_response
+            from .starlette_adapter import resumed_response
         except ImportError as e:
             raise ConfigError(
                 "starlette_response needs Starlette: pip install 'groqstream[ui]'"
             ) from e
 
-        return hub_response(self, request, key, headers=headers)
-
-
-def _aiohttp_error(e: GroqStreamError) -> web.Response:
-    from aiohttp import web
-
-    return web.json_response(error_body(e), status=status_for(e))
+        resumed = self.resume(key, request.headers.get("last-event-id"))
+        return resumed_response(resumed, headers=headers)
 
 
 def _parse_last_event_id(value: str | None, end: int) -> int:

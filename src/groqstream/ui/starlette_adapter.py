@@ -9,22 +9,20 @@ relay the moment it arrives: the upstream stream is closed at once.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from ..errors import GroqStreamError
-from .errors import error_body, status_for
+from .errors import Refusal
 from .relay import Reader, relay
 
 if TYPE_CHECKING:
     from ..stream import ChatStream
     from ..tools import ToolRun
-    from .hub import RelayHub
 
-__all__ = ["RelayResponse", "hub_response", "starlette_response"]
+__all__ = ["RelayResponse", "resumed_response", "starlette_response"]
 
 
 class RelayResponse(StreamingResponse):
@@ -74,15 +72,12 @@ def starlette_response(
     return RelayResponse(source, headers)
 
 
-def hub_response(
-    hub: RelayHub, request: Any, key: str, *, headers: Mapping[str, str] | None = None
+def resumed_response(
+    resumed: Reader | Refusal, *, headers: Mapping[str, str] | None = None
 ) -> Response:
-    """`RelayHub.starlette_response`: resume stream `key` after the request's Last-Event-ID."""
-    last = request.headers.get("last-event-id")
-    if hub.finished_for(key, last):
-        return Response(status_code=204)
-    try:
-        sub = hub.subscribe(key, last)
-    except GroqStreamError as e:
-        return JSONResponse(error_body(e), status_code=status_for(e))
-    return RelayResponse(sub, headers)
+    """`RelayHub.starlette_response`: the hub's answer (`RelayHub.resume`) as a response."""
+    if isinstance(resumed, Refusal):
+        if resumed.body is None:
+            return Response(status_code=resumed.status)
+        return JSONResponse(resumed.body, status_code=resumed.status)
+    return RelayResponse(resumed, headers)

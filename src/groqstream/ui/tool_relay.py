@@ -29,7 +29,7 @@ from .encoders import Encoder, StreamEnd
 
 if TYPE_CHECKING:
     from ..tools import ToolRun
-    from .relay import Pump
+    from .pump import Pump
 
 __all__ = ["pump_tools"]
 
