@@ -28,6 +28,7 @@ RANKS: dict[str, int] = {
     "_body": 2,
     "chunks": 3,
     "report": 3,
+    "_tls": 3,
     "_aiohttp_compat": 4,
     "_retry": 4,
     "_transport": 5,

@@ -10,13 +10,23 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .types import Usage
 
-__all__ = ["StreamMetrics", "compute_metrics"]
+__all__ = ["ConnectionCost", "StreamMetrics", "compute_metrics"]
 
 _NS = 1e9
+
+
+class ConnectionCost(Protocol):
+    """What the transport tells a stream about its connection (see `StreamMetrics`)."""
+
+    reused: bool | None
+    connect_s: float | None
+    tls_s: float | None
+    tls_resumed: bool | None
+    stale_resend: bool
 
 
 @dataclass(slots=True, frozen=True)
@@ -26,6 +36,12 @@ class StreamMetrics:
     Times are in seconds. `ttft_s`, `tpot_s` and `output_tokens_per_s` are None when the
     stream carried too little output to define them. `server_*` fields come from the
     server's usage (Groq's `x_groq.usage`, llama.cpp's `timings`) and are None otherwise.
+
+    The connection: `connection_reused` (a pooled one: no connect, no handshake paid; None
+    when unknown), else `connect_s` (DNS and TCP) and `tls_s` (the TLS handshake, None over
+    plain HTTP), both inside TTFT; `tls_resumed` when the handshake resumed a session;
+    `stale_resend` when the request was re-sent because its pooled connection had been
+    closed by the server (the re-send's connection is the one described).
     """
 
     ttft_s: float | None
@@ -40,6 +56,11 @@ class StreamMetrics:
     server_prompt_s: float | None = None
     server_completion_s: float | None = None
     server_total_s: float | None = None
+    connect_s: float | None = None
+    tls_s: float | None = None
+    tls_resumed: bool | None = None
+    connection_reused: bool | None = None
+    stale_resend: bool = False
     start_ns: int = 0
     end_ns: int = 0
     output_ns: list[int] = field(default_factory=list, repr=False, compare=False)
@@ -65,9 +86,11 @@ def compute_metrics(
     end_ns: int,
     output_ns: list[int],
     usage: Usage | None = None,
+    connection: ConnectionCost | None = None,
 ) -> StreamMetrics:
     """Compute `StreamMetrics` from the request's send stamp, its end stamp, the arrival stamp
-    of each output-carrying chunk, and the server's usage (all stamps `perf_counter_ns()`)."""
+    of each output-carrying chunk, and the server's usage (all stamps `perf_counter_ns()`),
+    and what the `connection` cost."""
     n = len(output_ns)
     e2el = (end_ns - start_ns) / _NS
     ttft = (output_ns[0] - start_ns) / _NS if n else None
@@ -83,6 +106,7 @@ def compute_metrics(
             tpot = decode / (tokens - 1)
         if decode > 0 and tokens > 0:
             tps = tokens / decode
+    c = connection
     return StreamMetrics(
         ttft_s=ttft,
         itl_s=itl,
@@ -96,6 +120,11 @@ def compute_metrics(
         server_prompt_s=usage.prompt_time if usage else None,
         server_completion_s=usage.completion_time if usage else None,
         server_total_s=usage.total_time if usage else None,
+        connect_s=c.connect_s if c else None,
+        tls_s=c.tls_s if c else None,
+        tls_resumed=c.tls_resumed if c else None,
+        connection_reused=c.reused if c else None,
+        stale_resend=c.stale_resend if c else False,
         start_ns=start_ns,
         end_ns=end_ns,
         output_ns=output_ns,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from . import _hooks
-from ._aiohttp_compat import has_buffered, read_available
+from ._aiohttp_compat import ConnStamps, has_buffered, read_available
 from ._retry import RetryPolicy, RetryState
 from ._transport import (
     CHAT_PATH,
@@ -214,6 +214,7 @@ class ChatStream:
         self._retry_state = RetryState()
         self._obs: _hooks.Request | None = None  # set when an observer follows this stream
         self._metrics: StreamMetrics | None = None
+        self._conn: ConnStamps | None = None
         self.status: int | None = None
 
     def __repr__(self) -> str:
@@ -358,12 +359,14 @@ class ChatStream:
         loop = asyncio.get_running_loop()
         deadlines = Deadlines.start(transport.timeouts, loop.time())
         self._start_ns = _perf_ns()
+        self._conn = conn = ConnStamps()
         resp = await transport.post(
             CHAT_PATH,
             self._body,
             stream=True,
             deadlines=deadlines,
             extra_headers=self._extra_headers,
+            conn=conn,
         )
         if self._state is not StreamState.OPENING:
             resp.close()  # closed from another task while the headers were on their way
@@ -560,7 +563,7 @@ class ChatStream:
         if self._metrics is not None:
             return self._metrics
         end = self._end_ns or self._last_read_ns or _perf_ns()
-        m = compute_metrics(self._start_ns, end, self._asm.output_ns, self._asm.usage)
+        m = compute_metrics(self._start_ns, end, self._asm.output_ns, self._asm.usage, self._conn)
         if self._state is StreamState.FINISHED:
             self._metrics = m
         return m
