@@ -74,6 +74,7 @@ class SimulatedServer:
         queue_time: float = 0.0,
         ssl_context: ssl.SSLContext | None = None,
         keepalive_timeout: float = 75.0,
+        max_records: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -102,6 +103,7 @@ class SimulatedServer:
         self.ssl_context = ssl_context  # serve HTTPS with this (server-side) context
         self.keepalive_timeout = keepalive_timeout  # idle keep-alive connections closed after
         self.idle_cutoff = IdleCutoff()  # `idle_cutoff.expire()`: the stale keep-alive race
+        self.max_records = max_records  # keep about the last this many `requests` (soaks)
 
     def __repr__(self) -> str:
         return f"<SimulatedServer {self.base_url if self._runner else 'stopped'}>"
@@ -245,7 +247,9 @@ class SimulatedServer:
             k: ("<redacted>" if k.lower() == "authorization" else v)
             for k, v in request.headers.items()
         }
-        rec = RequestRecord(len(self.requests), request.path, headers, {}, _perf_ns())
+        rec = RequestRecord(self.stats.requests_total, request.path, headers, {}, _perf_ns())
+        if self.max_records is not None and len(self.requests) >= self.max_records:
+            del self.requests[: self.max_records // 2 + 1]
         self.requests.append(rec)
         self.stats.requests_total += 1
         return rec
