@@ -62,14 +62,6 @@ def rss_mb() -> float:
 
 
 def open_fds() -> int:
-    if os.environ.get("SOAK_DEBUG_FDS"):
-        fds = {}
-        for fd in os.listdir("/proc/self/fd"):
-            try:
-                fds[fd] = os.readlink(f"/proc/self/fd/{fd}")
-            except OSError:
-                pass
-        print(fds)
     return len(os.listdir("/proc/self/fd"))
 
 

@@ -100,7 +100,7 @@ def main() -> None:
                 sys.exit("the server process died")
             time.sleep(0.05)
         url = f"http://127.0.0.1:{port.value}/openai/v1"
-        offsets = [x / 1000 for x in (-30, -10, -5, -2, 0, 2, 5, 10, 30)]
+        offsets = [x / 1000 for x in (-500, -30, -10, -5, -2, 0, 2, 5, 10, 30)]
         ok = asyncio.run(run(url, args.cutoff, offsets, args.rounds))
     finally:
         proc.kill()

@@ -305,3 +305,15 @@ async def test_prewarm_over_tls_takes_the_handshake_out_of_the_first_token(
         async with client.stream(model=MODEL, prompt="x", max_tokens=2) as s:
             await s.until_done()
     assert s.metrics.connection_reused is True and s.metrics.tls_s is None
+
+
+async def test_complete_is_resent_at_once_too() -> None:
+    async with (
+        SimulatedServer(ttft=0.001, tokens_per_second=5000, output_tokens=4) as srv,
+        Client(base_url=srv.base_url, max_retries=0) as client,
+    ):
+        first = await client.complete(model=MODEL, prompt="a", max_tokens=4)
+        assert srv.idle_cutoff.expire() == 1
+        second = await client.complete(model=MODEL, prompt="b", max_tokens=4)
+    assert first.text and second.text
+    assert srv.idle_cutoff.dropped == 1 and srv.stats.connections_total == 2
