@@ -135,7 +135,9 @@ def tune_reads(resp: aiohttp.ClientResponse) -> None:
 class ConnStamps:
     """What one request's connection cost: `reused` (taken from the pool, nothing paid),
     else `connect_s` (DNS and TCP) and `tls_s` (the handshake; None over plain HTTP) and
-    whether the handshake resumed a session; `stale_resend` once it was re-sent because a
+    whether the handshake resumed a session (with a caller's own `ssl.SSLContext` the
+    handshake cannot be told apart: `connect_s` holds both, `tls_s` is None); `stale_resend`
+    once it was re-sent because a
     pooled connection turned out closed. Filled by `StampingConnector.connect`."""
 
     __slots__ = ("connect_s", "reused", "stale_resend", "tls_resumed", "tls_s")
@@ -186,10 +188,10 @@ class StampingConnector(aiohttp.TCPConnector):
         if ssl_object is None:
             self._fresh[proto] = ((end - start) / 1e9, None, None)
             return proto
-        mid = handshake_started_ns(ssl_object) or end
+        mid = handshake_started_ns(ssl_object)  # None: a caller's own context, not split
         self._fresh[proto] = (
-            (mid - start) / 1e9,
-            (end - mid) / 1e9,
+            ((mid or end) - start) / 1e9,
+            None if mid is None else (end - mid) / 1e9,
             bool(ssl_object.session_reused),
         )
         return proto
