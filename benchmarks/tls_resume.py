@@ -50,9 +50,11 @@ async def sample(url: str, verify: Any, n: int) -> dict[str, Any]:
 
     connect, tls, ttft, resumed = [], [], [], 0
     for i in range(n):
-        async with Client(base_url=url, verify=verify) as client:
-            async with client.stream(model=MODEL, prompt=f"p{i}", max_tokens=2) as s:
-                await s.until_done()
+        async with (
+            Client(base_url=url, verify=verify) as client,
+            client.stream(model=MODEL, prompt=f"p{i}", max_tokens=2) as s,
+        ):
+            await s.until_done()
         m = s.metrics
         if m.connect_s is None or m.ttft_s is None:
             raise SystemExit("a stream did not report its connection")
