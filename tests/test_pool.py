@@ -318,3 +318,30 @@ async def test_complete_is_resent_at_once_too() -> None:
         second = await client.complete(model=MODEL, prompt="b", max_tokens=4)
     assert first.text and second.text
     assert srv.idle_cutoff.dropped == 1 and srv.stats.connections_total == 2
+
+
+async def forty_at_the_cutoff() -> tuple[int, int, int]:
+    """(finished, re-sent, dropped by the server) for 40 streams that all meet a closed
+    pooled connection, with max_retries=0."""
+    async with (
+        SimulatedServer(ttft=0.001, tokens_per_second=5000, output_tokens=4) as srv,
+        Client(base_url=srv.base_url, max_retries=0) as client,
+    ):
+        await open_wide(srv, client, 40)
+        srv.idle_cutoff.expire()
+        resent: list[bool] = []
+
+        async def one(i: int) -> None:
+            async with client.stream(model=MODEL, prompt=f"x{i}", max_tokens=4) as s:
+                await s.until_done()
+            resent.append(s.metrics.stale_resend)
+
+        async with anyio.create_task_group() as tg:
+            for i in range(40):
+                tg.start_soon(one, i)
+    return len(resent), sum(resent), srv.idle_cutoff.dropped
+
+
+def test_the_stale_resend_works_on_uvloop_too() -> None:
+    uvloop = pytest.importorskip("uvloop")
+    assert uvloop.run(forty_at_the_cutoff()) == (40, 40, 40)
