@@ -364,6 +364,12 @@ class Transport:
             return
         raise error
 
+    def keep_session(self, resp: aiohttp.ClientResponse) -> None:
+        """Remember the TLS session of `resp`'s new connection as it goes back to the pool:
+        a TLS 1.3 ticket that came after the response headers is there by then."""
+        if self._ssl is not None:
+            self._keep_session(resp.connection.transport if resp.connection else None)
+
     def _keep_session(self, transport: Any) -> None:
         """Remember the TLS session of a new connection for the next one to the host."""
         ctx = self._ssl
