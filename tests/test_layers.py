@@ -31,6 +31,7 @@ RANKS: dict[str, int] = {
     "partial_json": 2,
     "chunks": 3,
     "report": 3,
+    "_tls": 3,
     "_aiohttp_compat": 4,
     "_retry": 4,
     "_looplag": 4,

@@ -28,9 +28,10 @@ import aiohttp
 import anyio
 import orjson
 
-from ._aiohttp_compat import tune_reads
+from ._aiohttp_compat import CURRENT, ConnStamps, StampingConnector, open_idle, tune_reads
 from ._body import check_header_value
 from ._gcfreeze import freeze_startup_state
+from ._tls import client_context
 from ._version import __version__
 from .chunks import error_from_payload
 from .errors import (
@@ -52,6 +53,8 @@ from .errors import (
 
 __all__ = [
     "CHAT_PATH",
+    "DEFAULT_DNS_TTL",
+    "DEFAULT_KEEPALIVE_IDLE",
     "READ_ERRORS",
     "Deadlines",
     "Timeouts",
@@ -68,6 +71,17 @@ CHAT_PATH = "/chat/completions"
 # What a lost connection raises while a request is sent or its body is read.
 READ_ERRORS = (aiohttp.ClientError, OSError, asyncio.IncompleteReadError)
 _INF = math.inf
+
+DEFAULT_KEEPALIVE_IDLE = 15.0
+"""Seconds a pooled connection may sit idle before the client closes it: below the idle
+cut-offs of common load balancers and servers (AWS ALB 60 s, nginx 75 s, aiohttp 75 s), so
+the client, not the server, ends an idle connection. Servers with shorter cut-offs (Node's
+and uvicorn's 5 s) are covered by the stale re-send."""
+DEFAULT_DNS_TTL = 10.0
+"""Seconds a DNS answer is used before the host is resolved again."""
+# What a request that was written to a reused connection and got no response byte back
+# fails with: the server had closed the idle connection as the request went out.
+_STALE = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +227,23 @@ def checked_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
     return out
 
 
+def _check_seconds(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
+
+
+def _stale(e: BaseException, info: ConnStamps) -> bool:
+    """True if `e` means the request met a pooled connection the server had already closed:
+    the connection was reused, this request was not re-sent yet, and no byte of a response
+    came back (a disconnect with part of a status line or headers is a real failure)."""
+    if not info.reused or info.stale_resend:
+        return False
+    if isinstance(e, aiohttp.ServerDisconnectedError):
+        # aiohttp puts the part of a response it had parsed in `message`, else a string.
+        return e.message is None or isinstance(e.message, str)
+    return True
+
+
 def _check_url(base_url: str, has_key: bool, allow_insecure_http: bool) -> None:
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -240,9 +271,15 @@ class Transport:
         headers: Mapping[str, str] | None,
         timeouts: Timeouts,
         max_connections: int | None,
-        verify: bool | ssl.SSLContext = True,
+        verify: bool | str | ssl.SSLContext = True,
         allow_insecure_http: bool = False,
+        keepalive_idle: float = DEFAULT_KEEPALIVE_IDLE,
+        dns_ttl: float = DEFAULT_DNS_TTL,
     ) -> None:
+        _check_seconds("keepalive_idle", keepalive_idle)
+        _check_seconds("dns_ttl", dns_ttl)
+        if not isinstance(verify, (bool, str, ssl.SSLContext)):
+            raise ConfigError("verify must be True, False, a CA bundle path or an ssl.SSLContext")
         if api_key is not None:
             check_header_value("the API key", api_key)
         _check_url(base_url, bool(api_key), allow_insecure_http)
@@ -253,7 +290,16 @@ class Transport:
         self.base_url = base_url.rstrip("/")
         self.timeouts = timeouts
         self.max_connections = max_connections
-        self._verify = verify
+        self.keepalive_idle = keepalive_idle
+        self.dns_ttl = dns_ttl
+        # groqstream's own contexts resume TLS sessions (see _tls.py); a caller's is used as is.
+        self._ssl: ssl.SSLContext | None = (
+            verify
+            if isinstance(verify, ssl.SSLContext)
+            else client_context(verify)
+            if self.base_url.startswith("https:")
+            else None
+        )
         self._headers: dict[str, str] = {
             "Content-Type": "application/json",
             "User-Agent": f"groqstream/{__version__}",
@@ -264,6 +310,7 @@ class Transport:
         self._stream_headers = {**self._headers, "Accept": "text/event-stream"}
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._fresh: aiohttp.ClientSession | None = None  # for stale re-sends, made on demand
         self._closed = False
 
     def __repr__(self) -> str:
@@ -289,13 +336,22 @@ class Transport:
             return self._session
         self._loop = asyncio.get_running_loop()
         freeze_startup_state()  # once per process: see _gcfreeze
-        connector = aiohttp.TCPConnector(
+        self._session = self._new_session(pooled=True)
+        return self._session
+
+    def _new_session(self, *, pooled: bool) -> aiohttp.ClientSession:
+        """A session on a stamping connector: the pool (`pooled`), or one whose connections
+        serve one request each (for stale re-sends, which must not meet another stale one)."""
+        connector = StampingConnector(
             limit=self.max_connections or 0,  # 0 = no hidden cap (aiohttp defaults to 100)
             limit_per_host=0,
-            keepalive_timeout=30.0,
-            ssl=self._verify,
+            keepalive_timeout=self.keepalive_idle if pooled else None,
+            force_close=not pooled,
+            ttl_dns_cache=self.dns_ttl,  # type: ignore[arg-type,unused-ignore]  # a float works
+            use_dns_cache=True,
+            ssl=self._ssl if self._ssl is not None else True,
         )
-        self._session = aiohttp.ClientSession(
+        return aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(
                 total=None, connect=None, sock_connect=self.timeouts.connect, sock_read=None
@@ -303,14 +359,48 @@ class Transport:
             raise_for_status=False,
             auto_decompress=True,
         )
-        return self._session
+
+    async def warm(self, n: int) -> None:
+        """Open and handshake connections until `n` wait in the pool (opt-in warm-up), so the
+        first `n` concurrent requests pay no connect and no TLS handshake."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ConfigError(f"warm-up needs a number of connections >= 0, got {n!r}")
+        if not n:
+            return
+        session = self.session
+        try:
+            protos = await open_idle(session, self.base_url, n)
+        except (TimeoutError, *READ_ERRORS) as e:
+            error = self._send_error(e, ConnectTimeout)
+        else:
+            connector = session.connector
+            if isinstance(connector, StampingConnector):
+                connector.forget_new()  # a request on a warmed connection paid nothing
+            for proto in protos:  # TLS 1.2 sessions, and 1.3 tickets that arrived already
+                self._keep_session(proto.transport)
+            return
+        raise error
+
+    def keep_session(self, resp: aiohttp.ClientResponse) -> None:
+        """Remember the TLS session of `resp`'s new connection as it goes back to the pool:
+        a TLS 1.3 ticket that came after the response headers is there by then."""
+        if self._ssl is not None:
+            self._keep_session(resp.connection.transport if resp.connection else None)
+
+    def _keep_session(self, transport: Any) -> None:
+        """Remember the TLS session of a new connection for the next one to the host."""
+        ctx = self._ssl
+        sessions = getattr(ctx, "sessions", None)
+        if sessions is not None and transport is not None:
+            sessions.keep(transport.get_extra_info("ssl_object"))
 
     async def aclose(self) -> None:
         """Close the session and every pooled connection; no new one is made after this."""
         self._closed = True
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
+        for session in (self._session, self._fresh):
+            if session is not None and not session.closed:
+                await session.close()
+        self._session = self._fresh = None
 
     def url(self, path: str) -> str:
         """The full URL of an API path such as `/chat/completions`."""
@@ -324,17 +414,22 @@ class Transport:
         stream: bool,
         deadlines: Deadlines,
         extra_headers: Mapping[str, str] | None = None,
+        conn: ConnStamps | None = None,
     ) -> aiohttp.ClientResponse:
         """Send a POST and return the response once its headers arrived and its status is OK.
 
         The wait for the headers ends at `deadlines.first()`. Error statuses, redirects and a
-        wrong content type become typed errors; the response is closed in that case.
+        wrong content type become typed errors; the response is closed in that case. `conn`
+        is told what the connection cost (see `ConnStamps`).
         """
         headers = self._stream_headers if stream else self._headers
         if extra_headers:
             headers = {**headers, **checked_headers(extra_headers)}
         url = self.url(path)
-        resp = await self._send(url, orjson.dumps(body), headers, deadlines)
+        info = conn if conn is not None else ConnStamps()
+        resp = await self._send(url, orjson.dumps(body), headers, deadlines, info)
+        if info.reused is False and self._ssl is not None:
+            self._keep_session(resp.connection.transport if resp.connection else None)
         expected = "text/event-stream" if stream else "application/json"
         try:
             await self._check(resp, url, expected)
@@ -360,7 +455,7 @@ class Transport:
         is the content type the reply must have (None: any)."""
         headers = {**self._headers, "Content-Type": content_type}
         url = self.url(path)
-        resp = await self._send(url, data, headers, deadlines, method)
+        resp = await self._send(url, data, headers, deadlines, ConnStamps(), method)
         try:
             await self._check(resp, url, expect, method)
         except BaseException:
@@ -375,19 +470,43 @@ class Transport:
         data: bytes | None,
         headers: dict[str, str],
         deadlines: Deadlines,
+        info: ConnStamps,
         method: str = "POST",
     ) -> aiohttp.ClientResponse:
         due, kind = deadlines.first()
+        token = CURRENT.set(info)
         try:
             async with deadline_at(due):
-                return await self.session.request(
-                    method, url, data=data, headers=headers, allow_redirects=False
-                )
+                try:
+                    return await self.session.request(
+                        method, url, data=data, headers=headers, allow_redirects=False
+                    )
+                except _STALE as e:
+                    if not _stale(e, info):
+                        raise
+                return await self._resend(method, url, data, headers, info)
         except (TimeoutError, *READ_ERRORS) as e:
             error = self._send_error(e, kind)
+        finally:
+            CURRENT.reset(token)
         # Raised here, outside the handler, so that aiohttp's exception (its request info
         # holds the Authorization header) is not kept as the error's __context__.
         raise error
+
+    async def _resend(
+        self, method: str, url: str, data: bytes | None, headers: dict[str, str], info: ConnStamps
+    ) -> aiohttp.ClientResponse:
+        """Send again, at once and once, a request whose reused connection the server had
+        closed before answering; on a new connection, so it cannot meet a stale one again.
+        Not a retry: the server never saw the request (no backoff, no `max_retries`)."""
+        log.debug("a pooled connection to %s was closed by the server: re-sent", self._where())
+        info.stale_resend = True
+        info.reused = None
+        if self._fresh is None or self._fresh.closed:
+            self._fresh = self._new_session(pooled=False)
+        return await self._fresh.request(
+            method, url, data=data, headers=headers, allow_redirects=False
+        )
 
     def _send_error(self, e: BaseException, kind: type[APITimeoutError]) -> GroqStreamError:
         """What a failure to send, or to get the headers, is for the caller."""

@@ -27,6 +27,8 @@ from ._body import Message, build_body, build_messages
 from ._retry import RetryPolicy, RetryState
 from ._transport import (
     CHAT_PATH,
+    DEFAULT_DNS_TTL,
+    DEFAULT_KEEPALIVE_IDLE,
     READ_ERRORS,
     Deadlines,
     Timeouts,
@@ -108,7 +110,13 @@ class Client:
     any other server when not given (loopback servers need none); `base_url` ends in `/v1` and
     defaults to Groq's, or to `GROQSTREAM_BASE_URL` when set. A key is only sent over
     `http://` to this machine unless `allow_insecure_http=True`; TLS certificates are always
-    verified unless `verify=False` (or your own `ssl.SSLContext`) is passed.
+    verified unless `verify=False` is passed; `verify="ca.pem"` trusts that CA bundle, or
+    pass your own `ssl.SSLContext` (used as is: TLS sessions are then not resumed).
+
+    The pool: `max_connections` caps it, `keepalive_idle` closes connections idle that long
+    (before servers' own cut-offs), `dns_ttl` re-resolves the host, `prewarm=N` opens and
+    handshakes N connections on entering ``async with`` (see `warm`). A request whose pooled
+    connection the server had closed is re-sent at once (not a retry; see docs/long-running).
     """
 
     def __init__(
@@ -123,8 +131,11 @@ class Client:
         max_connections: int | None = None,
         default_model: str = DEFAULT_MODEL,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-        verify: bool | ssl.SSLContext = True,
+        verify: bool | str | ssl.SSLContext = True,
         allow_insecure_http: bool = False,
+        prewarm: int = 0,
+        keepalive_idle: float = DEFAULT_KEEPALIVE_IDLE,
+        dns_ttl: float = DEFAULT_DNS_TTL,
     ) -> None:
         base_url = default_base_url(base_url)
         env = api_key_env(base_url)
@@ -148,7 +159,12 @@ class Client:
             max_connections=max_connections,
             verify=verify,
             allow_insecure_http=allow_insecure_http,
+            keepalive_idle=keepalive_idle,
+            dns_ttl=dns_ttl,
         )
+        if isinstance(prewarm, bool) or not isinstance(prewarm, int) or prewarm < 0:
+            raise ConfigError(f"prewarm must be an int >= 0 (connections), got {prewarm!r}")
+        self.prewarm = prewarm
         self.base_url = self._transport.base_url
         self.default_model = default_model
         self.max_event_bytes = max_event_bytes
@@ -168,7 +184,19 @@ class Client:
         if self._state == "closed":
             raise ConfigError("this Client is closed; make a new one")
         self._state = "open"
+        if self.prewarm:
+            try:
+                await self._transport.warm(self.prewarm)
+            except BaseException:
+                await self.aclose()
+                raise
         return self
+
+    async def warm(self, n: int) -> None:
+        """Open and TLS-handshake connections until `n` wait in the pool, so the first `n`
+        concurrent requests pay neither inside their first token (`prewarm=` does this on
+        entering ``async with``). Later connections to the host resume the TLS session."""
+        await self._ready().warm(n)
 
     async def __aexit__(
         self,

@@ -22,6 +22,7 @@ __all__ = [
     "ContentTypeError",
     "EventTooLargeError",
     "FirstByteTimeout",
+    "GoodputUnknownError",
     "GroqStreamError",
     "IdleTimeout",
     "InternalServerError",
@@ -86,6 +87,11 @@ class GroqStreamError(Exception):
 
 class ConfigError(GroqStreamError, ValueError):
     """The client was configured in a way that cannot work."""
+
+
+class GoodputUnknownError(ConfigError):
+    """Goodput was asked for an SLO that can no longer be counted exactly: it was not named
+    up front and the per-request latencies were dropped (at their bound, or compacted)."""
 
 
 class MissingAPIKeyError(ConfigError):

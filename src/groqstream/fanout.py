@@ -29,7 +29,7 @@ from ._stats import percentile
 from .errors import ConfigError, GroqStreamError, RateLimitError
 from .metrics import StreamMetrics
 from .ratelimit import RateLimitGate, estimate_tokens
-from .report import SLO, LatencyAccumulator, LatencyReport
+from .report import MAX_REQUEST_ROWS, SLO, LatencyAccumulator, LatencyReport, LatencySketch
 from .sse import DEFAULT_MAX_EVENT_BYTES
 from .stream import ChatStream, DeltaStream
 from .types import ToolCall, Usage
@@ -104,6 +104,10 @@ class FanOutOptions:
       up `max_retries`.
     - `on_progress`: called with a `Progress` every `progress_interval` seconds and at the end.
     - `gate`: a `RateLimitGate` to share with other runs (or other processes' leases).
+    - `slos`: SLOs whose goodput `report(slo)` gives exactly however long the run; an SLO
+      named only afterwards is answered from the first `max_request_rows` requests' kept
+      latencies, and past them raises `GoodputUnknownError` (`unbounded_request_rows=True`
+      keeps them all: 24 bytes per request, for ever-growing memory).
     """
 
     concurrency: int = 64
@@ -114,6 +118,9 @@ class FanOutOptions:
     on_progress: Callable[[Progress], None] | None = None
     progress_interval: float = 0.2
     gate: RateLimitGate | None = None
+    slos: tuple[SLO, ...] = ()
+    max_request_rows: int = MAX_REQUEST_ROWS
+    unbounded_request_rows: bool = False
 
     def __post_init__(self) -> None:
         c = self.concurrency
@@ -129,6 +136,9 @@ class FanOutOptions:
             raise ConfigError("max_rate_limit_wait must be >= 0 and progress_interval > 0")
         if self.gate is not None and (self.requests_per_minute or self.tokens_per_minute):
             raise ConfigError("pass rate limits to the shared gate, not beside it")
+        if isinstance(self.slos, SLO) or not all(isinstance(s, SLO) for s in self.slos):
+            raise ConfigError(f"slos must be a sequence of SLO, got {self.slos!r}")
+        object.__setattr__(self, "slos", tuple(self.slos))
 
     @classmethod
     def split(
@@ -263,9 +273,13 @@ class FanOut:
         self._send: MemoryObjectSendStream[Result] | None = None
         self._recv: MemoryObjectReceiveStream[Result] | None = None
         self._task: asyncio.Task[None] | None = None
-        self._acc = LatencyAccumulator()
+        self._acc = LatencyAccumulator(
+            max_request_rows=opts.max_request_rows,
+            unbounded_request_rows=opts.unbounded_request_rows,
+            slos=opts.slos,
+        )
         self._recent_ttft: collections.deque[float] = collections.deque(maxlen=500)
-        self._lags: list[float] = []
+        self._lags = LatencySketch()  # one sample per 50 ms for the run's life: sketched
         self._done = 0
         self._failed = 0
         self._in_flight = 0
@@ -558,4 +572,4 @@ class FanOut:
         while True:
             t = time.monotonic()
             await anyio.sleep(_LAG_PERIOD)
-            lags.append(max(0.0, time.monotonic() - t - _LAG_PERIOD))
+            lags.add(max(0.0, time.monotonic() - t - _LAG_PERIOD))

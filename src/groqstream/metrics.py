@@ -14,11 +14,11 @@ each stream's `loop_lag_s` is the bound it gives for that stream's stamps.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .types import Usage
 
-__all__ = ["LAG_SUSPECT_S", "LagTrace", "StreamMetrics", "compute_metrics"]
+__all__ = ["LAG_SUSPECT_S", "ConnectionCost", "LagTrace", "StreamMetrics", "compute_metrics"]
 
 _NS = 1e9
 
@@ -78,6 +78,16 @@ class LagTrace:
         return (max(self.worst_since(start_ns), late_now_ns) + self.period_ns) / _NS
 
 
+class ConnectionCost(Protocol):
+    """What the transport tells a stream about its connection (see `StreamMetrics`)."""
+
+    reused: bool | None
+    connect_s: float | None
+    tls_s: float | None
+    tls_resumed: bool | None
+    stale_resend: bool
+
+
 @dataclass(slots=True, frozen=True)
 class StreamMetrics:
     """The latency of one stream as the client saw it, beside the server's own timings.
@@ -88,6 +98,13 @@ class StreamMetrics:
     For reasoning models, `time_to_first_reasoning_s` is request sent → first reasoning
     text and `time_to_first_answer_s` request sent → first answer (content) text; TTFT is the
     earlier of the two (or of a tool call's first fragment).
+
+    The connection: `connection_reused` (a pooled one: no connect, no handshake paid; None
+    when unknown), else `connect_s` (DNS and TCP) and `tls_s` (the TLS handshake; None over
+    plain HTTP, and with your own `ssl.SSLContext`, when `connect_s` holds both), inside
+    TTFT; `tls_resumed` when the handshake resumed a session; `stale_resend` when the
+    request was re-sent because its pooled connection had been closed by the server (the
+    re-send's connection is the one described).
     """
 
     ttft_s: float | None
@@ -102,6 +119,11 @@ class StreamMetrics:
     server_prompt_s: float | None = None
     server_completion_s: float | None = None
     server_total_s: float | None = None
+    connect_s: float | None = None
+    tls_s: float | None = None
+    tls_resumed: bool | None = None
+    connection_reused: bool | None = None
+    stale_resend: bool = False
     start_ns: int = 0
     end_ns: int = 0
     time_to_first_reasoning_s: float | None = None
@@ -158,10 +180,11 @@ def compute_metrics(
     *,
     first_reasoning_ns: int | None = None,
     first_answer_ns: int | None = None,
+    connection: ConnectionCost | None = None,
 ) -> StreamMetrics:
     """Compute `StreamMetrics` from the request's send stamp, its end stamp, the arrival stamp
-    of each output-carrying chunk, the server's usage (all stamps `perf_counter_ns()`) and the
-    loop-lag bound over the stream's life."""
+    of each output-carrying chunk, the server's usage (all stamps `perf_counter_ns()`), the
+    loop-lag bound over the stream's life and what the `connection` cost."""
     n = len(output_ns)
     e2el = (end_ns - start_ns) / _NS
     ttft = (output_ns[0] - start_ns) / _NS if n else None
@@ -177,6 +200,7 @@ def compute_metrics(
             tpot = decode / (tokens - 1)
         if decode > 0 and tokens > 0:
             tps = tokens / decode
+    c = connection
     return StreamMetrics(
         ttft_s=ttft,
         itl_s=itl,
@@ -190,6 +214,11 @@ def compute_metrics(
         server_prompt_s=usage.prompt_time if usage else None,
         server_completion_s=usage.completion_time if usage else None,
         server_total_s=usage.total_time if usage else None,
+        connect_s=c.connect_s if c else None,
+        tls_s=c.tls_s if c else None,
+        tls_resumed=c.tls_resumed if c else None,
+        connection_reused=c.reused if c else None,
+        stale_resend=c.stale_resend if c else False,
         start_ns=start_ns,
         end_ns=end_ns,
         time_to_first_reasoning_s=(

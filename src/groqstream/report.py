@@ -19,7 +19,7 @@ from ddsketch.mapping import LogarithmicMapping
 from ddsketch.store import CollapsingLowestDenseStore
 
 from ._stats import mean, percentile, std
-from .errors import ConfigError
+from .errors import ConfigError, GoodputUnknownError
 from .metrics import LAG_SUSPECT_S, StreamMetrics
 
 __all__ = [
@@ -504,18 +504,51 @@ class LatencySketch:
 _SKETCHED = ("ttft", "tpot", "itl", "e2el", "queue_wait", "server_total", "stamp_lag")
 
 
+MAX_REQUEST_ROWS = 100_000
+"""Completed requests whose TTFT/TPOT/E2EL an accumulator keeps by default (24 bytes each:
+2.4 MB), for goodput under an SLO named after the run."""
+
+
+def _lag_figures(lags: Iterable[float] | LatencySketch | None) -> tuple[float | None, float | None]:
+    """The worst and the p99 event-loop lag of the samples (None, None without any)."""
+    if isinstance(lags, LatencySketch):
+        p99 = lags.quantile(0.99)  # (flushes the buffered samples first)
+        return (lags.max, p99) if lags.count else (None, None)
+    ordered = sorted(lags) if lags is not None else []
+    if not ordered:
+        return None, None
+    return ordered[-1], percentile(ordered, 99)
+
+
 class LatencyAccumulator:
     """What a `LatencyReport` needs of many results, in bounded memory, mergeable.
 
     Every latency goes into a `LatencySketch` (exact count/mean/min/max, percentiles within
     `RELATIVE_ACCURACY`), inter-token latencies included, whatever the number of tokens.
-    Per completed request it also keeps TTFT, TPOT and E2EL in `array`s (24 bytes; ten
-    million requests cost 240 MB) so goodput can be counted for an SLO chosen after the run.
-    `compact(slos)` counts goodput for given SLOs and drops those arrays: that is the form
-    sent between processes, and `merge` adds one accumulator into another.
+    Goodput is counted as results arrive for every SLO in `slos` (named up front: exact in
+    any run length). So that an SLO can also be chosen after the run, the first
+    `max_request_rows` completed requests' TTFT, TPOT and E2EL are kept in `array`s (24
+    bytes each); past that bound they are dropped, and goodput for an SLO not named up front
+    raises `GoodputUnknownError` rather than answer from part of the run.
+    `unbounded_request_rows=True` keeps every row (ten million requests: 240 MB);
+    `keep_requests=False` keeps none. `compact(slos)` counts goodput for given SLOs and drops
+    the arrays: that is the form sent between processes, and `merge` adds one accumulator
+    into another.
     """
 
-    def __init__(self, *, keep_requests: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        keep_requests: bool = True,
+        max_request_rows: int = MAX_REQUEST_ROWS,
+        unbounded_request_rows: bool = False,
+        slos: Iterable[SLO] = (),
+    ) -> None:
+        if isinstance(max_request_rows, bool) or not isinstance(max_request_rows, int):
+            raise ConfigError(f"max_request_rows must be an int >= 0, got {max_request_rows!r}")
+        if max_request_rows < 0:
+            raise ConfigError(f"max_request_rows must be an int >= 0, got {max_request_rows!r}")
+        self.max_request_rows: int | None = None if unbounded_request_rows else max_request_rows
         self.count = 0
         self.completed = 0
         self.kinds: Counter[str] = Counter()
@@ -531,10 +564,11 @@ class LatencyAccumulator:
         self.server_total = LatencySketch()
         self.stamp_lag = LatencySketch()  # each stream's loop-lag bound (its stamps' error)
         self.lag_suspect = 0  # streams whose bound exceeded LAG_SUSPECT_S
-        self.good_by_slo: dict[SLO, int] = {}
+        self.good_by_slo: dict[SLO, int] = {slo: 0 for slo in slos if not slo.empty}
         self._rows: tuple[array[float], array[float], array[float]] | None = (
             (array("d"), array("d"), array("d")) if keep_requests else None
         )
+        self._rows_dropped = False  # at the bound (not by compact or merge)
 
     @property
     def keeps_requests(self) -> bool:
@@ -573,23 +607,29 @@ class LatencyAccumulator:
         if self.last_end_ns is None or m.end_ns > self.last_end_ns:
             self.last_end_ns = m.end_ns
         if self._rows is not None:
-            ttft, tpot, e2el = self._rows
-            ttft.append(_NAN if m.ttft_s is None else m.ttft_s)
-            tpot.append(_NAN if m.tpot_s is None else m.tpot_s)
-            e2el.append(m.e2el_s)
+            self._keep_row(m)
         for slo in self.good_by_slo:
             if slo.met_by(m):
                 self.good_by_slo[slo] += 1
+
+    def _keep_row(self, m: StreamMetrics) -> None:
+        """Keep one request's TTFT/TPOT/E2EL, up to `max_request_rows`."""
+        assert self._rows is not None
+        ttft, tpot, e2el = self._rows
+        if self.max_request_rows is not None and len(e2el) >= self.max_request_rows:
+            self._rows = None  # at the bound: exact goodput only for SLOs named up front
+            self._rows_dropped = True
+            return
+        ttft.append(_NAN if m.ttft_s is None else m.ttft_s)
+        tpot.append(_NAN if m.tpot_s is None else m.tpot_s)
+        e2el.append(m.e2el_s)
 
     def count_goodput(self, slo: SLO) -> int:
         """Count (from now on, and from the kept requests so far) who meets `slo`; the count
         survives `compact` and `merge`. Returns the count so far."""
         if slo not in self.good_by_slo:
             if self._rows is None and self.completed:
-                raise ConfigError(
-                    f"cannot count goodput for {slo} after the per-request latencies were "
-                    "dropped: name the SLO before compacting"
-                )
+                raise GoodputUnknownError(self._unknown_why(slo))
             self.good_by_slo[slo] = self._good_from_rows(slo)
         return self.good_by_slo[slo]
 
@@ -640,14 +680,15 @@ class LatencyAccumulator:
         *,
         duration_s: float | None = None,
         slo: SLO | None = None,
-        loop_lags: Iterable[float] | None = None,
+        loop_lags: Iterable[float] | LatencySketch | None = None,
     ) -> LatencyReport:
-        """The report of everything added so far."""
+        """The report of everything added so far (`loop_lags`: event-loop lag samples, or a
+        sketch of them)."""
         slo = slo or SLO()
         if duration_s is None:
             first, last = self.first_start_ns, self.last_end_ns
             duration_s = (last - first) / 1e9 if first is not None and last is not None else 0.0
-        lags = sorted(loop_lags) if loop_lags is not None else []
+        lag_max, lag_p99 = _lag_figures(loop_lags)
         server_total = self.server_total.distribution()
         stamp_lag = self.stamp_lag.distribution()
         return LatencyReport(
@@ -665,11 +706,24 @@ class LatencyAccumulator:
             queue_wait=self.queue_wait.distribution(),
             slo=slo,
             good=0 if slo.empty else self.count_goodput(slo),
-            loop_lag_max_s=lags[-1] if lags else None,
-            loop_lag_p99_s=percentile(lags, 99) if lags else None,
+            loop_lag_max_s=lag_max,
+            loop_lag_p99_s=lag_p99,
             server_total=server_total if server_total.count else None,
             stamp_lag=stamp_lag if stamp_lag.count else None,
             lag_suspect=self.lag_suspect,
+        )
+
+    def _unknown_why(self, slo: SLO) -> str:
+        if self._rows_dropped and self.max_request_rows is not None:
+            return (
+                f"cannot count goodput for {slo} exactly: it was not named up front, and of "
+                f"{self.completed:,} requests only the first {self.max_request_rows:,} had "
+                "their latencies kept (max_request_rows); name it up front "
+                "(fan_out(..., slos=[slo])) or pass unbounded_request_rows=True"
+            )
+        return (
+            f"cannot count goodput for {slo} after the per-request latencies were dropped: "
+            "name the SLO before compacting"
         )
 
     def _good_from_rows(self, slo: SLO) -> int:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import aiohttp
 
 from . import _hooks
-from ._aiohttp_compat import has_buffered, read_available
+from ._aiohttp_compat import ConnStamps, has_buffered, read_available
 from ._looplag import LoopLagMonitor, monitor_for
 from ._retry import RetryPolicy, RetryState
 from ._transport import (
@@ -287,6 +287,7 @@ class ChatStream:
         self._metrics: StreamMetrics | None = None
         self._lag: LoopLagMonitor | None = None  # set while the stream is open
         self._lag_s: float | None = None  # the loop-lag bound over its life, once it ended
+        self._conn: ConnStamps | None = None
         self.status: int | None = None
 
     def __repr__(self) -> str:
@@ -385,6 +386,9 @@ class ChatStream:
         resp = self._resp
         if resp is not None:
             if self._state is StreamState.FINISHED:
+                conn = self._conn
+                if conn is not None and conn.reused is False:  # a new connection, once
+                    self._transport.keep_session(resp)
                 resp.release()
             else:
                 resp.close()
@@ -448,12 +452,14 @@ class ChatStream:
         loop = asyncio.get_running_loop()
         deadlines = Deadlines.start(transport.timeouts, loop.time())
         self._start_ns = _perf_ns()
+        self._conn = conn = ConnStamps()
         resp = await transport.post(
             CHAT_PATH,
             self._body,
             stream=True,
             deadlines=deadlines,
             extra_headers=self._extra_headers,
+            conn=conn,
         )
         if self._state is not StreamState.OPENING:
             resp.close()  # closed from another task while the headers were on their way
@@ -667,6 +673,7 @@ class ChatStream:
             lag_s,
             first_reasoning_ns=asm.first_reasoning_ns.get(0),
             first_answer_ns=asm.first_content_ns.get(0),
+            connection=self._conn,
         )
         if self._state is StreamState.FINISHED:
             self._metrics = m

@@ -120,6 +120,7 @@ async def run_sweep(
             concurrency=level,
             model=cfg.model,
             on_progress=progress,
+            slos=() if cfg.slo.empty else (cfg.slo,),
         )
         results = await fan.collect()
         lv = LevelResult(level, results, fan.report(cfg.slo))

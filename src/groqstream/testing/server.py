@@ -14,6 +14,7 @@ import collections
 import logging
 import math
 import secrets
+import ssl
 import time
 from collections.abc import Iterable
 from types import TracebackType
@@ -24,6 +25,7 @@ from aiohttp import web
 
 from .batches import BatchAPI
 from .catalog import GROQ_MODELS, ModelInfo, resolve_models
+from .connections import IdleCutoff
 from .conversation import check_conversation
 from .dialects import DIALECTS, Dialect
 from .faults import Fault
@@ -74,6 +76,9 @@ class SimulatedServer:
         record_send_times: bool = False,
         queue_time: float = 0.0,
         slow_tail: SlowTail | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        keepalive_timeout: float = 75.0,
+        max_records: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -101,6 +106,10 @@ class SimulatedServer:
         self._released = asyncio.Event()
         self._released.set()
         self.batch_api = BatchAPI(self)  # Files + Batches endpoints, on a compressed clock
+        self.ssl_context = ssl_context  # serve HTTPS with this (server-side) context
+        self.keepalive_timeout = keepalive_timeout  # idle keep-alive connections closed after
+        self.idle_cutoff = IdleCutoff()  # `idle_cutoff.expire()`: the stale keep-alive race
+        self.max_records = max_records  # keep about the last this many `requests` (soaks)
 
     def __repr__(self) -> str:
         return f"<SimulatedServer {self.base_url if self._runner else 'stopped'}>"
@@ -110,7 +119,8 @@ class SimulatedServer:
     @property
     def base_url(self) -> str:
         """The OpenAI-style base URL: requests go to `base_url + "/chat/completions"`."""
-        return f"http://{self.host}:{self.port}/openai/v1"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}/openai/v1"
 
     @property
     def pacing(self) -> Pacing:
@@ -125,9 +135,14 @@ class SimulatedServer:
             app.router.add_get(prefix + "/models", self._models)
             app.router.add_get(prefix + "/models/{model:.+}", self._model)
             self.batch_api.add_routes(app.router, prefix)
-        runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        runner = web.AppRunner(
+            app,
+            handler_cancellation=True,
+            access_log=None,
+            keepalive_timeout=self.keepalive_timeout,
+        )
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, backlog=4096)
+        site = web.TCPSite(runner, self.host, self.port, backlog=4096, ssl_context=self.ssl_context)
         await site.start()
         self.port = runner.addresses[0][1]
         self._runner = runner
@@ -242,7 +257,9 @@ class SimulatedServer:
             k: ("<redacted>" if k.lower() == "authorization" else v)
             for k, v in request.headers.items()
         }
-        rec = RequestRecord(len(self.requests), request.path, headers, {}, _perf_ns())
+        rec = RequestRecord(self.stats.requests_total, request.path, headers, {}, _perf_ns())
+        if self.max_records is not None and len(self.requests) >= self.max_records:
+            del self.requests[: self.max_records // 2 + 1]
         self.requests.append(rec)
         self.stats.requests_total += 1
         return rec
@@ -275,16 +292,14 @@ class SimulatedServer:
         return self._reject(rec, why, {"x-request-id": rid})
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
+        if self.idle_cutoff.drops(request.transport):
+            return web.Response(status=204)  # never written: the socket is gone
         rec = self.record_request(request)
         rid = "req_" + secrets.token_hex(13)
         body = await self._refusal(request, rec, rid)
         if isinstance(body, web.StreamResponse):
             return body
-        fault: Fault | None = None
-        if isinstance(body.get("sim_fault"), dict):
-            fault = Fault.from_dict(body["sim_fault"])
-        elif self.faults:
-            fault = self.faults.popleft()
+        fault = self._fault_for(body)
         base = self._base_headers(rid)
         limited = self._limited(rec, body, base)
         if limited is not None:
@@ -310,6 +325,12 @@ class SimulatedServer:
         if body.get("stream"):
             return await self._stream(request, rec, plan, fault, base)
         return await self._complete(request, rec, plan, fault, base)
+
+    def _fault_for(self, body: dict[str, Any]) -> Fault | None:
+        """The request's own `sim_fault`, else the next scripted fault, else None."""
+        if isinstance(body.get("sim_fault"), dict):
+            return Fault.from_dict(body["sim_fault"])
+        return self.faults.popleft() if self.faults else None
 
     def _limited(
         self, rec: RequestRecord, body: dict[str, Any], base: dict[str, str]
