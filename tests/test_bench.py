@@ -67,7 +67,7 @@ def test_bench_prints_one_row_per_level_and_the_server_split(sweep: tuple[Path, 
     assert lines[2].startswith("|---") and lines[2].endswith(":|")  # right-aligned Markdown
     assert lines[3].startswith("| 1 ") and lines[4].startswith("| 4 ")
     assert "c=4: E2EL" in printed and "server" in printed  # the network+queue vs server split
-    assert "c=4: TTFT = server queue" in printed  # TTFT split by the server's own timings
+    assert "c=4: TTFT = connect" in printed and "server queue" in printed  # TTFT, split
     assert "c=4: stamps good to ± " in printed  # and the stamps' own error bound
 
 
@@ -94,7 +94,8 @@ def test_bench_json_uses_vllm_names_and_says_its_unit(sweep: tuple[Path, str]) -
     assert level["goodput_slo_ms"] == {"ttft": 1000.0, "tpot": 100.0}
     assert level["latency_unit"] == "ms"
     split = level["ttft_split_ms"]
-    assert set(split) == {"queue_ms", "prompt_ms", "network_ms"} and split["network_ms"] > 0
+    assert set(split) == {"connect_ms", "tls_ms", "queue_ms", "prompt_ms", "network_ms"}
+    assert split["network_ms"] > 0 and split["tls_ms"] == 0  # plain HTTP: no handshake
     assert level["p99_stamp_lag_ms"] >= 2.0  # never better than one 2 ms sampling period
     assert level["lag_suspect_requests"] >= 0
     combined = orjson.loads((out / "bench.json").read_bytes())
@@ -120,7 +121,9 @@ def test_simulated_sweep_measures_the_tokens_it_asked_for(sweep: tuple[Path, str
     assert min(r["start_ms"] for r in rows if r["concurrency"] == 4) == 0
     for r in rows:  # each request states its stamps' error bound and its TTFT split
         assert r["loop_lag_ms"] >= 2.0 and r["lag_suspect"] == (r["loop_lag_ms"] > 5.0)
+        opening = (r["connect_ms"] or 0) + (r["tls_ms"] or 0)
         parts = r["server_queue_ms"] + r["server_prompt_ms"] + r["ttft_network_client_ms"]
+        parts += opening
         assert parts == pytest.approx(r["ttft_ms"], abs=0.01)
 
 

@@ -96,7 +96,9 @@ async def test_ttft_is_split_into_queue_prompt_and_network() -> None:
     assert split is not None and m.ttft_s is not None
     assert split["queue"] == pytest.approx(0.01)
     assert split["prompt"] == m.server_prompt_s
-    assert split["queue"] + split["prompt"] + split["network"] == pytest.approx(m.ttft_s)
+    assert sum(split.values()) == pytest.approx(m.ttft_s)
+    assert split["tls"] == 0.0  # plain HTTP
+    assert split["connect"] == (m.connect_s or 0.0)
     assert m.to_dict()["ttft_network_client_s"] == pytest.approx(split["network"])
 
 

@@ -345,3 +345,25 @@ async def forty_at_the_cutoff() -> tuple[int, int, int]:
 def test_the_stale_resend_works_on_uvloop_too() -> None:
     uvloop = pytest.importorskip("uvloop")
     assert uvloop.run(forty_at_the_cutoff()) == (40, 40, 40)
+
+
+async def test_ttft_over_https_splits_into_connect_tls_queue_prompt_and_network(
+    tls_files: tuple[Path, Path],
+) -> None:
+    async with (
+        SimulatedServer(
+            ttft=0.02, queue_time=0.005, output_tokens=4, ssl_context=server_context(tls_files)
+        ) as srv,
+        Client(base_url=srv.base_url, verify=str(tls_files[0])) as client,
+    ):
+        async with client.stream(model=MODEL, prompt="first", max_tokens=4) as s:
+            await s.until_done()
+        async with client.stream(model=MODEL, prompt="again", max_tokens=4) as again:
+            await again.until_done()
+    first, second = s.metrics.ttft_split(), again.metrics.ttft_split()
+    assert first is not None and second is not None
+    assert first["connect"] > 0 and first["tls"] > 0  # a new connection: both paid in TTFT
+    assert first["queue"] == pytest.approx(0.005)
+    assert sum(first.values()) == pytest.approx(s.metrics.ttft_s)
+    assert second["connect"] == 0 and second["tls"] == 0  # the pooled connection: nothing
+    assert sum(second.values()) == pytest.approx(again.metrics.ttft_s)

@@ -139,19 +139,29 @@ class StreamMetrics:
 
     @property
     def ttft_network_client_s(self) -> float | None:
-        """TTFT less the server's queue and prompt-processing times (Groq's `x_groq.usage`):
-        the network both ways and the client's own cost. None without those timings."""
+        """TTFT less the server's queue and prompt-processing times (Groq's `x_groq.usage`)
+        and less what opening a connection cost (`connect_s`, `tls_s`, when this stream paid
+        them): the network both ways and the client's own cost. None without those timings."""
         if self.ttft_s is None or self.server_queue_s is None or self.server_prompt_s is None:
             return None
-        return self.ttft_s - self.server_queue_s - self.server_prompt_s
+        opening = (self.connect_s or 0.0) + (self.tls_s or 0.0)
+        return self.ttft_s - self.server_queue_s - self.server_prompt_s - opening
 
     def ttft_split(self) -> dict[str, float] | None:
-        """TTFT split into `queue` (server queue), `prompt` (prompt processing) and `network`
-        (network + client), in seconds; None when the server gave no timings."""
+        """TTFT split into `connect` (DNS and TCP, 0 on a reused connection), `tls` (the
+        handshake), `queue` (the server's queue), `prompt` (its prompt processing) and
+        `network` (the network both ways + the client), in seconds; None when the server gave
+        no timings."""
         queue, prompt, rest = self.server_queue_s, self.server_prompt_s, self.ttft_network_client_s
         if queue is None or prompt is None or rest is None:
             return None
-        return {"queue": queue, "prompt": prompt, "network": rest}
+        return {
+            "connect": self.connect_s or 0.0,
+            "tls": self.tls_s or 0.0,
+            "queue": queue,
+            "prompt": prompt,
+            "network": rest,
+        }
 
     @property
     def network_s(self) -> float | None:

@@ -139,6 +139,8 @@ def request_row(level: int, r: Result, t0_ns: int) -> dict[str, Any]:
         "server_total_ms": _ms(m.server_total_s) if m else None,
         "server_queue_ms": _ms(m.server_queue_s) if m else None,
         "server_prompt_ms": _ms(m.server_prompt_s) if m else None,
+        "connect_ms": _ms(m.connect_s) if m else None,
+        "tls_ms": _ms(m.tls_s) if m else None,
         "ttft_network_client_ms": _ms(m.ttft_network_client_s) if m else None,
         "loop_lag_ms": _ms(m.loop_lag_s) if m else None,
         "lag_suspect": m.lag_suspect if m else False,

@@ -63,18 +63,17 @@ class LevelResult:
         }
 
     def ttft_split(self) -> dict[str, float] | None:
-        """Mean TTFT split into the server's queue, its prompt processing and the rest
-        (network + client), in ms, over the requests whose server gave those timings (Groq's
-        `x_groq.usage`); None otherwise."""
+        """Mean TTFT split into connect, TLS, the server's queue, its prompt processing and the
+        rest (network + client), in ms, over the requests whose server gave those timings
+        (Groq's `x_groq.usage`); None otherwise."""
         splits = [
             s for r in self.results if r.metrics is not None and (s := r.metrics.ttft_split())
         ]
         if not splits:
             return None
         n = len(splits)
-        return {
-            f"{k}_ms": sum(s[k] for s in splits) * 1000 / n for k in ("queue", "prompt", "network")
-        }
+        parts = ("connect", "tls", "queue", "prompt", "network")
+        return {f"{k}_ms": sum(s[k] for s in splits) * 1000 / n for k in parts}
 
 
 async def _requests(cfg: SweepConfig, level: int) -> AsyncIterator[dict[str, Any]]:

@@ -92,7 +92,8 @@ def notes(summary: Summary, label: str) -> list[str]:
     ttft = summary.get("ttft_split_ms")
     if isinstance(ttft, Mapping):
         out.append(
-            f"{label}: TTFT = server queue {ms(ttft.get('queue_ms'))} ms + prompt "
+            f"{label}: TTFT = connect {ms(ttft.get('connect_ms'))} ms + TLS "
+            f"{ms(ttft.get('tls_ms'))} ms + server queue {ms(ttft.get('queue_ms'))} ms + prompt "
             f"{ms(ttft.get('prompt_ms'))} ms + network and client {ms(ttft.get('network_ms'))} ms"
             " (means)"
         )
