@@ -285,19 +285,23 @@ def run_https(res: dict[str, Any], want: set[str], runs: int, quick: bool) -> No
                 )
 
 
-def run_scenarios(res: dict[str, Any], want: set[str], runs: int, quick: bool) -> None:
-    """Run the scenarios asked for, adding each one's figures to `res`."""
+def run_scenarios(
+    res: dict[str, Any], want: set[str], runs: int, quick: bool, only: set[str] | None = None
+) -> None:
+    """Run the scenarios asked for, adding each one's figures to `res` (S1/S2 with the
+    clients in `only` when given: the SDK peers take minutes a run)."""
     a = argparse.Namespace(quick=quick)
     if "S1" in want:
         res["S1_chunks"] = 20_000 if a.quick else 50_000
-        res["S1"] = s1(runs, res["S1_chunks"], "groq", ALL)
+        res["S1"] = s1(runs, res["S1_chunks"], "groq", [c for c in ALL if not only or c in only])
         peers = ["groqstream_client", "raw_aiohttp", "raw_socket"]
         for shape in SHAPES[1:]:
             res[f"S1_{shape}"] = s1(runs, res["S1_chunks"], shape, peers)
     if "S2" in want:
         n = 500 if a.quick else 2000
-        res["S2_64"] = paced("S2", runs, 0.02, 0.002, n, 50, 64, [*TIMED, "raw_socket"])
-        res["S2_512"] = paced("S2", runs, 0.02, 0.002, n, 50, 512, [*TIMED, "raw_socket"])
+        peers2 = [c for c in [*TIMED, "raw_socket"] if not only or c in only]
+        res["S2_64"] = paced("S2", runs, 0.02, 0.002, n, 50, 64, peers2)
+        res["S2_512"] = paced("S2", runs, 0.02, 0.002, n, 50, 512, peers2)
     run_https(res, want, runs, a.quick)
     if "S3" in want:
         res["S3"] = paced("S3", runs, 0.1, 0.01, 5 if a.quick else 10, 30, 1, AT_REST, "library")
@@ -313,6 +317,9 @@ def main() -> None:
     p.add_argument("--scenarios", default="S1,S2,S3,S4")
     p.add_argument("--out", default=str(HERE / "results"))
     p.add_argument("--name", default="latest", help="results file stem (latest.json, .md)")
+    p.add_argument(
+        "--clients", default="", help="S1/S2: only these clients (comma-separated module names)"
+    )
     a = p.parse_args()
     runs = a.runs or (1 if a.quick else 3)
     want = set(a.scenarios.split(","))
@@ -322,9 +329,10 @@ def main() -> None:
         "command": "python benchmarks/run.py"
         + (" --quick" if a.quick else "")
         + (f" --scenarios {a.scenarios}" if a.scenarios != "S1,S2,S3,S4" else "")
-        + (f" --runs {a.runs}" if a.runs else ""),
+        + (f" --runs {a.runs}" if a.runs else "")
+        + (f" --clients {a.clients}" if a.clients else ""),
     }
-    run_scenarios(res, want, runs, a.quick)
+    run_scenarios(res, want, runs, a.quick, set(filter(None, a.clients.split(","))) or None)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{a.name}.json").write_text(json.dumps(res, indent=2))
