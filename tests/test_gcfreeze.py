@@ -1,4 +1,6 @@
-"""The first client freezes the start-up state once per process, unless told not to."""
+"""`gc.freeze()` only when the process asks: never by default in a library user's process,
+once on the first client with GROQSTREAM_GC_FREEZE=1, once per call to
+`freeze_startup_state()`, and in the CLI unless GROQSTREAM_GC_FREEZE=0."""
 
 from __future__ import annotations
 
@@ -47,17 +49,49 @@ def _run(env_value: str | None) -> list[str]:
     return out.stdout.split()
 
 
-def test_the_first_client_freezes_start_up_state_once() -> None:
-    frozen, calls, flag = _run(None)
+@pytest.mark.parametrize("value", [None, "0", "False", "junk"])
+def test_a_library_user_s_collector_is_left_alone_by_default(value: str | None) -> None:
+    frozen, calls, flag = _run(value)
+    assert (frozen, calls, flag) == ("0", "0", "False")
+
+
+@pytest.mark.parametrize("value", ["1", "TRUE", "yes"])
+def test_opting_in_freezes_start_up_state_once_on_the_first_client(value: str) -> None:
+    frozen, calls, flag = _run(value)
     assert int(frozen) > 10_000  # aiohttp, anyio, the standard library: all out of the walk
     assert calls == "1"  # the second client froze nothing more
     assert flag == "True"
 
 
-@pytest.mark.parametrize("value", ["0", "false"])
-def test_opting_out_leaves_the_collector_alone(value: str) -> None:
-    frozen, calls, flag = _run(value)
-    assert (frozen, calls, flag) == ("0", "0", "False")
+def test_a_service_freezes_when_its_start_up_is_done() -> None:
+    code = (
+        "import gc, groqstream\n"
+        "assert groqstream.freeze_startup_state() is True\n"
+        "assert groqstream.freeze_startup_state() is False\n"  # once per process
+        "print(gc.get_freeze_count())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "GROQSTREAM_GC_FREEZE"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) > 10_000
+
+
+def test_the_command_line_freezes_after_its_imports_unless_told_not_to() -> None:
+    code = (
+        "import gc, sys\n"
+        "from groqstream.cli.main import main\n"
+        "rc = main(['demo', '--tps', '5000', '--ttft', '0.001', '--output-tokens', '4'])\n"
+        "print(rc, gc.get_freeze_count() > 10_000)\n"
+    )
+    for value, frozen in ((None, "True"), ("0", "False")):
+        env = {k: v for k, v in os.environ.items() if k != "GROQSTREAM_GC_FREEZE"}
+        if value is not None:
+            env["GROQSTREAM_GC_FREEZE"] = value
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split()[-2:] == ["0", frozen]
 
 
 async def test_the_library_never_replaces_the_users_event_loop() -> None:

@@ -10,6 +10,7 @@ Groq first, any OpenAI-compatible endpoint too. Every stream measures its own la
         print(s.metrics.ttft_s)
 """
 
+from ._gcfreeze import freeze_startup_state
 from ._retry import RetryPolicy
 from ._transport import Timeouts
 from ._version import __version__
@@ -157,6 +158,7 @@ __all__ = [
     "WrongEventLoopError",
     "__version__",
     "ask",
+    "freeze_startup_state",
     "run_batch",
     "tool",
     "tool_result",

@@ -29,7 +29,8 @@ class LoopLagMonitor:
     __slots__ = ("__weakref__", "_due", "_handle", "_loop", "open", "trace")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop  # the registry holds monitors weakly, so this keeps no loop alive
+        self._loop = loop  # (the registry holds monitors weakly: the monitor lives as long as
+        # its users — a transport, an open stream, its own pending timer — and the loop with it)
         self.trace = LagTrace(int(PERIOD_S * 1e9))
         self.open = 0  # streams open now
         self._handle: asyncio.TimerHandle | None = None
@@ -53,7 +54,8 @@ class LoopLagMonitor:
 
     def _tick(self) -> None:
         now = self._loop.time()
-        self.trace.add(_perf_ns(), int((now - self._due) * 1e9))
+        # (asyncio may run a timer up to its clock's resolution early: that is no lateness)
+        self.trace.add(_perf_ns(), max(0, int((now - self._due) * 1e9)))
         if self.open <= 0:
             self.open = 0
             self._handle = None

@@ -30,7 +30,7 @@ import orjson
 
 from ._aiohttp_compat import CURRENT, ConnStamps, StampingConnector, open_idle, tune_reads
 from ._body import check_header_value
-from ._gcfreeze import freeze_startup_state
+from ._gcfreeze import freeze_on_first_client
 from ._tls import client_context
 from ._version import __version__
 from .chunks import error_from_payload
@@ -335,7 +335,7 @@ class Transport:
                 )
             return self._session
         self._loop = asyncio.get_running_loop()
-        freeze_startup_state()  # once per process: see _gcfreeze
+        freeze_on_first_client()  # only when the process asked for it: see _gcfreeze
         self._session = self._new_session(pooled=True)
         return self._session
 
@@ -455,7 +455,9 @@ class Transport:
         is the content type the reply must have (None: any)."""
         headers = {**self._headers, "Content-Type": content_type}
         url = self.url(path)
-        resp = await self._send(url, data, headers, deadlines, ConnStamps(), method)
+        resp = await self._send(
+            url, data, headers, deadlines, ConnStamps(), method, resend_stale=method == "GET"
+        )
         try:
             await self._check(resp, url, expect, method)
         except BaseException:
@@ -472,7 +474,13 @@ class Transport:
         deadlines: Deadlines,
         info: ConnStamps,
         method: str = "POST",
+        *,
+        resend_stale: bool = True,
     ) -> aiohttp.ClientResponse:
+        """Send, and wait for the response headers until `deadlines.first()`. A request that
+        met a pooled connection the server had just closed is re-sent at once, once, when
+        `resend_stale` (chat requests, and GETs); the Files/Batches POSTs say no: a
+        connection dropped without a reply does not prove the server never acted on them."""
         due, kind = deadlines.first()
         token = CURRENT.set(info)
         try:
@@ -482,7 +490,7 @@ class Transport:
                         method, url, data=data, headers=headers, allow_redirects=False
                     )
                 except _STALE as e:
-                    if not _stale(e, info):
+                    if not resend_stale or not _stale(e, info):
                         raise
                 return await self._resend(method, url, data, headers, info)
         except (TimeoutError, *READ_ERRORS) as e:

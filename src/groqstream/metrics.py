@@ -13,6 +13,7 @@ each stream's `loop_lag_s` is the bound it gives for that stream's stamps.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -29,7 +30,7 @@ be late by that much, so its TTFT and ITL say as much about the client as the se
 
 class LagTrace:
     """Sans-IO: the event loop's lateness over time, answering "how late could a stamp taken
-    since instant t have been?" in O(1) amortised per sample.
+    since instant t have been?" (O(1) amortised per sample, O(log n) per question).
 
     Fed `add(at_ns, late_ns)` by a periodic timer (a timer due at `due` that ran at `at_ns`
     was `late_ns` late: the loop was busy that long). It keeps only the samples that can still
@@ -64,12 +65,10 @@ class LagTrace:
             del at[:cut], late[:cut]
 
     def worst_since(self, start_ns: int) -> int:
-        """The largest lateness sampled at or after `start_ns` (0 if none)."""
-        at, late = self._at, self._late
-        i = len(at)
-        while i and at[i - 1] >= start_ns:
-            i -= 1
-        return late[i] if i < len(at) else 0
+        """The largest lateness sampled at or after `start_ns` (0 if none): the oldest kept
+        sample from then on (a binary search)."""
+        i = bisect_left(self._at, start_ns)
+        return self._late[i] if i < len(self._late) else 0
 
     def bound_since(self, start_ns: int, late_now_ns: int = 0) -> float:
         """Seconds a stamp taken since `start_ns` may be late by: the worst lateness sampled

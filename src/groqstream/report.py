@@ -263,9 +263,9 @@ class LatencyReport:
         if self.lag_suspect:
             worst = self.stamp_lag.max * 1000 if self.stamp_lag is not None else 0.0
             out.append(
-                f"{self.lag_suspect} of {self.completed} requests were stamped while the event "
-                f"loop ran over {LAG_SUSPECT_S * 1000:g} ms late (worst {worst:.1f} ms): "
-                "their TTFT/ITL may be that much too high"
+                f"{self.lag_suspect} of {self.completed} requests have stamps that may be over "
+                f"{LAG_SUSPECT_S * 1000:g} ms late, the event loop having lagged while they ran "
+                f"(worst bound {worst:.1f} ms): their TTFT/ITL may be that much too high"
             )
         if self.failed:
             out.append(f"{self.failed} of {self.count} requests failed")

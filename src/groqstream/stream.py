@@ -416,7 +416,8 @@ class ChatStream:
             )
         except GroqStreamError as e:
             self._drop_response()
-            self._state = StreamState.FAILED
+            if _S.FAILED in _MOVES[self._state]:  # (closed meanwhile from another task: stays so)
+                self._state = StreamState.FAILED
             self._ended()
             if self._obs is not None:
                 self._obs.end(self, e)
@@ -695,6 +696,7 @@ class ChatStream:
             m.loop_lag_s,
             first_reasoning_ns=asm.first_reasoning_ns.get(0),
             first_answer_ns=asm.first_content_ns.get(0),
+            connection=self._conn,
         )
 
     @property
