@@ -208,3 +208,28 @@ async def test_hub_config_errors(client: Client) -> None:
             hub.start(client.stream(prompt="y"), key="k")
         with pytest.raises(ConfigError, match="protocol"):
             hub.start(client.stream(prompt="z"), protocol="nope")
+
+
+async def test_finished_streams_replay_buffers_are_bounded_in_bytes(client: Client) -> None:
+    async with RelayHub(ttl=30, max_finished_bytes=1) as hub:
+        keys: list[str] = []
+        for prompt in ("one", "two"):
+            key = hub.start(client.stream(model=MODEL, prompt=prompt))
+            keys.append(key)
+            await poll(lambda: hub.finished_for(keys[-1], str(2**62)), 10, "the relay to finish")
+        attached = hub.subscribe(keys[1])  # a client still reading the second
+        k3 = hub.start(client.stream(model=MODEL, prompt="three"))
+        assert keys[0] not in hub  # finished, unattached, over the bound: forgotten
+        assert keys[1] in hub and k3 in hub  # an attached one is kept; the new one runs
+        await attached.aclose()
+    async with RelayHub(ttl=30) as roomy:
+        key = roomy.start(client.stream(model=MODEL, prompt="one"))
+        await poll(lambda: roomy.finished_for(key, str(2**62)), 10, "the relay to finish")
+        roomy.start(client.stream(model=MODEL, prompt="two"))
+        assert key in roomy  # the default bound (256 MiB) keeps a small finished stream
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "9"])
+def test_a_bad_byte_bound_is_a_config_error(bad: object) -> None:
+    with pytest.raises(ConfigError, match="max_finished_bytes"):
+        RelayHub(max_finished_bytes=bad)  # type: ignore[arg-type]

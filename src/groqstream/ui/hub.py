@@ -4,7 +4,9 @@
 in memory. A client served by `hub.aiohttp_response(request, key)` (or the Starlette twin)
 gets the events after its `Last-Event-ID` replayed, then the live ones: a reconnect within the
 TTL loses and repeats nothing. With no client attached for `ttl` seconds, the stream is
-cancelled upstream and forgotten. The hub holds at most `max_streams` streams.
+cancelled upstream and forgotten. The hub holds at most `max_streams` streams, and the
+replay buffers of finished streams at most `max_finished_bytes` in total (the oldest finished,
+unattached ones are forgotten first when a new stream starts).
 """
 
 from __future__ import annotations
@@ -44,6 +46,16 @@ class _Entry:
     encoder: Encoder
     subscribers: int = 0
     expiry: asyncio.TimerHandle | None = None
+    size: int = -1  # the finished stream's buffered bytes (counted once it is done)
+
+    def finished_size(self) -> int:
+        """Bytes held for replay by a finished stream (0 while it runs: running streams are
+        bounded by `max_streams` and their own length); counted once."""
+        if not self.pump.done:
+            return 0
+        if self.size < 0:
+            self.size = sum(map(len, self.pump.events))
+        return self.size
 
     def disarm_expiry(self) -> None:
         """Stop the TTL timer, if one runs."""
@@ -69,6 +81,7 @@ class RelayHub:
         ttl: float = 60.0,
         *,
         max_streams: int = 1000,
+        max_finished_bytes: int = 256 * 1024 * 1024,
         keepalive: float | None = 15.0,
         include_metrics: bool = True,
         retry_ms: int | None = 1000,
@@ -77,8 +90,13 @@ class RelayHub:
             raise ConfigError(f"ttl must be > 0 seconds, got {ttl!r}")
         if max_streams < 1:
             raise ConfigError(f"max_streams must be >= 1, got {max_streams!r}")
+        if isinstance(max_finished_bytes, bool) or not (
+            isinstance(max_finished_bytes, int) and max_finished_bytes >= 0
+        ):
+            raise ConfigError(f"max_finished_bytes must be an int >= 0, got {max_finished_bytes!r}")
         self.ttl = ttl
         self.max_streams = max_streams
+        self.max_finished_bytes = max_finished_bytes
         self.keepalive = keepalive
         self.include_metrics = include_metrics
         self.retry_ms = retry_ms
@@ -114,6 +132,7 @@ class RelayHub:
         return key
 
     def _make_room(self) -> None:
+        self._trim_finished()
         if len(self._entries) < self.max_streams:
             return
         for key, e in list(self._entries.items()):
@@ -123,6 +142,18 @@ class RelayHub:
         raise RelayHubFull(
             f"the relay hub holds {self.max_streams} streams that are running or attached"
         )
+
+    def _trim_finished(self) -> None:
+        """Forget the oldest finished, unattached streams while the finished ones' replay
+        buffers exceed `max_finished_bytes` (a client attached to one keeps it)."""
+        sizes = {k: e.finished_size() for k, e in self._entries.items()}
+        total = sum(sizes.values())
+        for key, e in list(self._entries.items()):
+            if total <= self.max_finished_bytes:
+                return
+            if sizes[key] and not e.subscribers:
+                self._forget(key)
+                total -= sizes[key]
 
     def cancel(self, key: str) -> bool:
         """Cancel the stream upstream now and forget it; False if the key is unknown."""
