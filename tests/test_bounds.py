@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ssl
 import tracemalloc
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -150,3 +151,25 @@ def test_one_resuming_context_per_setting_per_process() -> None:
     assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
     off = client_context(False)
     assert off.verify_mode == ssl.CERT_NONE and not off.check_hostname
+
+
+async def test_progress_ttft_looks_at_the_last_500_results_only() -> None:
+    """A fan-out's progress line keeps the last 500 TTFTs, not one per request of its life:
+    after 500 slow requests and 500 fast ones, its median is the fast ones' (with every
+    TTFT kept it would sit between the two)."""
+    async with (
+        SimulatedServer(ttft=0.1, tokens_per_second=5000.0, output_tokens=2) as srv,
+        Client(base_url=srv.base_url) as client,
+    ):
+
+        def prompts() -> Iterator[str]:
+            for i in range(1000):
+                if i == 500:
+                    srv.ttft = 0.002  # from here on, the server answers fast
+                yield f"p{i}"
+
+        async with client.fan_out(prompts(), concurrency=50, model=MODEL, max_tokens=2) as run:
+            done = [r async for r in run]
+        assert len(done) == 1000 and all(r.ok for r in done)
+        p50 = run.progress.p50_ttft_s
+        assert p50 is not None and p50 < 0.03  # the slow half is out of the window (kept: ~0.05)

@@ -657,3 +657,22 @@ async def test_router_attempts_carry_their_route(telemetry: Telemetry) -> None:
     assert counts == {("primary", "lost"): 1, ("hedge", "won"): 1}
     ttfc = telemetry.points(n.TIME_TO_FIRST_CHUNK.name)
     assert [p.attributes[n.ROUTER_ENDPOINT] for p in ttfc] == ["b"]  # type: ignore[index]
+
+
+def test_the_per_server_attribute_cache_is_bounded() -> None:
+    from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.trace import NoOpTracerProvider
+
+    from groqstream.otel._observer import MAX_SERVERS, Instruments, RequestObserver
+
+    observer = RequestObserver(
+        NoOpTracerProvider().get_tracer("t"),
+        Instruments(NoOpMeterProvider().get_meter("m")),
+        provider=None,
+        capture_content=False,
+    )
+    for i in range(MAX_SERVERS * 3):
+        attrs = observer.server(f"https://host{i}.example/v1")
+        assert attrs == observer.server(f"https://host{i}.example/v1")  # kept while cached
+        assert observer.servers_cached <= MAX_SERVERS
+    assert observer.servers_cached > 0

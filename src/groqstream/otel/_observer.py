@@ -54,6 +54,10 @@ class Instruments:
         )
 
 
+MAX_SERVERS = 256
+"""Base URLs whose server attributes a `RequestObserver` keeps worked out."""
+
+
 class RequestObserver:
     """A `groqstream._hooks.Observer`: follows each request with a `_RequestSpan`."""
 
@@ -71,11 +75,17 @@ class RequestObserver:
         self.capture_content = capture_content
         self._servers: dict[str, dict[str, Any]] = {}  # base URL → provider, address, port
 
+    @property
+    def servers_cached(self) -> int:
+        """How many base URLs' server attributes are held (at most `MAX_SERVERS`)."""
+        return len(self._servers)
+
     def server(self, base_url: str) -> dict[str, Any]:
-        """The server attributes of a base URL, worked out once per URL."""
+        """The server attributes of a base URL, worked out once per URL; the cache starts over
+        past `MAX_SERVERS` URLs (a process that talks to endless hosts stays bounded)."""
         attrs = self._servers.get(base_url)
         if attrs is None:
-            if len(self._servers) >= 256:
+            if len(self._servers) >= MAX_SERVERS:
                 self._servers.clear()
             attrs = self._servers[base_url] = a.server_attributes(base_url, self.provider)
         return attrs
