@@ -21,7 +21,9 @@ from .errors import (
     FAILED_GENERATION_CODES,
     APIStatusError,
     GroqStreamError,
+    JSONValidateFailedError,
     MalformedChunkError,
+    ToolUseFailedError,
     bounded,
     status_error_class,
 )
@@ -112,24 +114,8 @@ def error_from_payload(
         message = bounded(str(err), 1000) if err else "error"
     if status is None:
         status = status_for_error_type(error_type, code)
-    cls = status_error_class(status)
     special = FAILED_GENERATION_CODES.get(code or "") if status == 400 else None
-    if special is not None:
-        e = special(
-            message,
-            status=status,
-            body=payload,
-            request_id=request_id,
-            retry_after=retry_after,
-            headers=headers,
-            error_type=error_type,
-            code=code,
-            in_stream=in_stream,
-        )
-        fg = err.get("failed_generation") if isinstance(err, dict) else None
-        e.failed_generation = bounded(fg, 65536) if isinstance(fg, str) else None
-        return e
-    return cls(
+    e = (special or status_error_class(status))(
         message,
         status=status,
         body=payload,
@@ -140,6 +126,10 @@ def error_from_payload(
         code=code,
         in_stream=in_stream,
     )
+    if isinstance(e, (ToolUseFailedError, JSONValidateFailedError)):
+        fg = err.get("failed_generation") if isinstance(err, dict) else None
+        e.failed_generation = bounded(fg, 65536) if isinstance(fg, str) else None
+    return e
 
 
 # Top-level chunk fields `apply` reads on every chunk; every other field (id, model, created,
