@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from groqstream import Client, Timeouts
 from groqstream.testing import SimulatedServer
+from tls_certs import make_cert_pair
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate and key for 127.0.0.1 (one pair per session)."""
+    return make_cert_pair(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

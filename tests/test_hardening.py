@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import shutil
 import ssl
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -40,6 +38,7 @@ from groqstream.models import DEFAULT_MODEL, KIMI_K2_INSTRUCT
 from groqstream.sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder
 from groqstream.testing import Fault, SimulatedServer
 from rawserver import raw_server, sse_response
+from tls_certs import server_context
 
 MODEL = KIMI_K2_INSTRUCT
 MiB = 1024 * 1024
@@ -368,21 +367,9 @@ async def test_a_redirect_is_never_followed(status: int) -> None:
     assert len(srv.requests) == 2  # and not retried
 
 
-@pytest.fixture(scope="module")
-def tls_context(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed: cannot make a self-signed certificate")
-    d: Path = tmp_path_factory.mktemp("tls")
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(d / "cert.pem", d / "key.pem")
-    return ctx
+@pytest.fixture
+def tls_context(tls_files: tuple[Path, Path]) -> ssl.SSLContext:
+    return server_context(tls_files)
 
 
 async def test_tls_is_verified_unless_explicitly_turned_off(tls_context: ssl.SSLContext) -> None:

@@ -3,9 +3,7 @@ each stream's metrics say about its connection. Real sockets, the simulated serv
 
 from __future__ import annotations
 
-import shutil
 import ssl
-import subprocess
 from pathlib import Path
 
 import anyio
@@ -16,6 +14,7 @@ from aiohttp import web
 from groqstream import APIConnectionError, Client, ConfigError
 from groqstream.testing import SimulatedServer
 from rawserver import raw_server, sse_response
+from tls_certs import server_context
 
 MODEL = "llama-3.1-8b-instant"
 
@@ -191,27 +190,6 @@ async def test_warming_an_unreachable_server_is_a_typed_error() -> None:
 
 
 # --- TLS: session resumption and handshake times ---------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed: cannot make a self-signed certificate")
-    d: Path = tmp_path_factory.mktemp("tls")
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return d / "cert.pem", d / "key.pem"
-
-
-def server_context(files: tuple[Path, Path]) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(*files)
-    return ctx
 
 
 async def two_connections(client: Client, srv: SimulatedServer) -> list[object]:
