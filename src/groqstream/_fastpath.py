@@ -248,10 +248,8 @@ def text_of(tpl: Template, p: Any) -> str | None:
             rest = tpl.rest
             if rest is None:
                 suffix = tpl.suffix
-                if p.endswith(suffix):
-                    text = _loads(p[len(prefix) - 1 : 1 - len(suffix)])
-                    return text if type(text) is str else None
-                return None
+                # between the prefix's quote and the suffix's: one JSON string, or a decode error
+                return _loads(p[len(prefix) - 1 : 1 - len(suffix)]) if p.endswith(suffix) else None
             m = rest(p, len(prefix) - 1)
         elif tpl.whole is not None:
             m = tpl.whole(p)

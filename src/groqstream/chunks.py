@@ -346,7 +346,9 @@ class ChunkAssembler:
         error is stored in `error`, and the deltas before it are still returned.
         """
         tpl = self._template
+        declined = False  # a single event the template declined is not matched again below
         if tpl is not None and len(events) == 1:  # one chunk per read: the network's regime
+            declined = True
             text = _fastpath.text_of(tpl, events[0])
             if text is not None:
                 self.chunks += 1
@@ -359,7 +361,7 @@ class ChunkAssembler:
                 return [Delta("", text, None, None, tpl.index, arrived_ns)]
         out: list[Delta] = []
         try:
-            n = self._templated(events, arrived_ns, out)
+            n = 0 if declined else self._templated(events, arrived_ns, out)
             if n < len(events):
                 self._feed_general(events[n:] if n else events, arrived_ns, out)
         except (MalformedChunkError, APIStatusError) as e:
