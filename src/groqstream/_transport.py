@@ -17,7 +17,7 @@ import math
 import re
 import ssl
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -635,6 +635,30 @@ class Transport:
             content_type=ctype,
             body=text,
         )
+
+    async def whole_reply(
+        self, send: Callable[..., Awaitable[aiohttp.ClientResponse]], limit: int
+    ) -> tuple[aiohttp.ClientResponse, bytes]:
+        """One non-streaming attempt: `send(deadlines=...)` gets the response (`post` or
+        `request` with their other arguments bound) and its body is read whole, both within
+        the attempt's `total` timeout (`TotalTimeout`), refused past `limit` bytes; a lost
+        connection is an `APIConnectionError`. The response is released before this returns."""
+        loop = asyncio.get_running_loop()
+        deadlines = Deadlines.start(self.timeouts, loop.time(), stream=False)
+        left = deadlines.total - loop.time() if deadlines.total != _INF else None
+        try:
+            with anyio.fail_after(left):
+                resp = await send(deadlines=deadlines)
+                try:
+                    return resp, await self.read_body(resp, limit)
+                finally:
+                    resp.release()
+        except TimeoutError:
+            raise timeout_error(TotalTimeout, self.timeouts) from None
+        except READ_ERRORS as e:
+            raise APIConnectionError(
+                f"connection lost reading the reply ({type(e).__name__})"
+            ) from e
 
     async def read_body(self, resp: aiohttp.ClientResponse, limit: int) -> bytes:
         """A whole non-streaming reply, refused past `limit` bytes (a hostile server cannot

@@ -9,7 +9,6 @@ outside ``async with``), closed by ``async with`` or `aclose()`.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import ssl
 import time
@@ -20,8 +19,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-import anyio
-
 from . import _hooks
 from ._body import Message, build_body, build_messages
 from ._retry import RetryPolicy, RetryState
@@ -29,16 +26,13 @@ from ._transport import (
     CHAT_PATH,
     DEFAULT_DNS_TTL,
     DEFAULT_KEEPALIVE_IDLE,
-    READ_ERRORS,
-    Deadlines,
     Timeouts,
     Transport,
     checked_headers,
     is_loopback,
-    timeout_error,
 )
 from .chunks import parse_completion
-from .errors import APIConnectionError, ConfigError, MissingAPIKeyError, TotalTimeout
+from .errors import ConfigError, MissingAPIKeyError
 from .fanout import FanOut, FanOutOptions, Request
 from .models import DEFAULT_MODEL
 from .sse import DEFAULT_MAX_EVENT_BYTES
@@ -435,25 +429,9 @@ class Client:
         extra_headers: Mapping[str, str] | None,
         attempt: int,
     ) -> Completion:
-        loop = asyncio.get_running_loop()
-        deadlines = Deadlines.start(self.timeouts, loop.time(), stream=False)
-        left = deadlines.total - loop.time() if deadlines.total != float("inf") else None
+        send = partial(transport.post, CHAT_PATH, body, stream=False, extra_headers=extra_headers)
         start = time.perf_counter_ns()
-        try:
-            with anyio.fail_after(left):
-                resp = await transport.post(
-                    CHAT_PATH, body, stream=False, deadlines=deadlines, extra_headers=extra_headers
-                )
-                try:
-                    raw = await transport.read_body(resp, self.max_event_bytes)
-                finally:
-                    resp.release()
-        except TimeoutError:
-            raise timeout_error(TotalTimeout, self.timeouts) from None
-        except READ_ERRORS as e:
-            raise APIConnectionError(
-                f"connection lost reading the reply ({type(e).__name__})"
-            ) from e
+        resp, raw = await transport.whole_reply(send, self.max_event_bytes)
         e2el = (time.perf_counter_ns() - start) / 1e9
         rid = resp.headers.get("x-request-id")
         return parse_completion(raw, header_id=rid, e2el_s=e2el, attempts=attempt)

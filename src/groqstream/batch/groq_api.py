@@ -7,16 +7,15 @@ and typed status errors as a chat request) and its `RetryPolicy`; what the answe
 
 from __future__ import annotations
 
-import asyncio
 import secrets
+from functools import partial
 from typing import Any
 
-import anyio
 import orjson
 
 from .._retry import RetryPolicy
-from .._transport import READ_ERRORS, Deadlines, Timeouts, Transport, timeout_error
-from ..errors import APIConnectionError, ProtocolError, TotalTimeout
+from .._transport import Timeouts, Transport
+from ..errors import ProtocolError
 
 __all__ = ["BatchesAPI", "multipart"]
 
@@ -115,27 +114,9 @@ class BatchesAPI:
     ) -> bytes:
         """One attempt: send, check the status, read the whole reply within `total`."""
         t = self._transport
-        loop = asyncio.get_running_loop()
-        deadlines = Deadlines.start(self._timeouts, loop.time(), stream=False)
-        left = deadlines.total - loop.time() if deadlines.total != float("inf") else None
         expect = None if path.endswith("/content") else "application/json"
-        try:
-            with anyio.fail_after(left):
-                resp = await t.request(
-                    method,
-                    path,
-                    data=data,
-                    content_type=ctype or "application/json",
-                    expect=expect,
-                    deadlines=deadlines,
-                )
-                try:
-                    return await t.read_body(resp, limit)
-                finally:
-                    resp.release()
-        except TimeoutError:
-            raise timeout_error(TotalTimeout, self._timeouts) from None
-        except READ_ERRORS as e:
-            raise APIConnectionError(
-                f"connection lost reading the reply ({type(e).__name__})"
-            ) from e
+        send = partial(
+            t.request, method, path, data=data, content_type=ctype or "application/json",
+            expect=expect,
+        )  # fmt: skip
+        return (await t.whole_reply(send, limit))[1]
