@@ -30,7 +30,6 @@ from shapes import SHAPES
 
 ALL = [
     "groqstream_client",
-    "groqstream_public",
     "raw_aiohttp",
     "raw_socket",
     "openai_sdk",
@@ -39,7 +38,6 @@ ALL = [
 ]
 LABEL = {
     "groqstream_client": "groqstream",
-    "groqstream_public": "groqstream, aiohttp's public readany() only",
     "raw_aiohttp": "raw aiohttp + orjson (lines)",
     "raw_socket": "raw socket, no parsing (floor)",
     "openai_sdk": "openai AsyncOpenAI",
@@ -52,7 +50,7 @@ S1_KINDS = (
     ("T1u", " over HTTPS, uvloop"),
 )
 TIMED = [c for c in ALL if c != "raw_socket"]  # the floor does not parse, so it has no timing
-AT_REST = [c for c in TIMED if c != "groqstream_public"]  # S3: one branch is enough
+AT_REST = TIMED
 
 
 def log(msg: str) -> None:

@@ -57,10 +57,10 @@ async def test_async_with_still_works_after_a_lazy_first_use(server: SimulatedSe
 async def test_a_client_dropped_with_its_pool_open_warns(server: SimulatedServer) -> None:
     clients = [Client(base_url=server.base_url)]
     await clients[0].complete(model=MODEL, prompt="x", max_tokens=4)
-    session = clients[0].transport.session  # kept, so only the Client is collected here
+    pool = clients[0].transport.pool  # kept, so only the Client is collected here
     with pytest.warns(ResourceWarning, match="unclosed Client"):
         clients.clear()  # the last reference: collected (and warning) right here
-    await session.close()
+    await pool.aclose()
 
 
 async def test_a_client_never_used_or_closed_does_not_warn(server: SimulatedServer) -> None:

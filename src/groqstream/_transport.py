@@ -1,9 +1,10 @@
-"""The thin IO layer: one aiohttp session, request sending, status → typed error, deadlines.
+"""The thin IO layer: one connection pool, request sending, status → typed error, deadlines.
 
-DESIGN: above the sans-IO core and `_aiohttp_compat.py`, below `stream.py` and `client.py`.
-Everything protocol-shaped is decided by the core; this module moves bytes, turns aiohttp's
-failures into groqstream's error hierarchy, and refuses what must not go on the wire (a key
-over cleartext to another host, a header with CR/LF, a redirect to anywhere).
+DESIGN: above the sans-IO core (`_h1.py` for HTTP/1.1) and `_pool.py` (the connections),
+below `stream.py` and `client.py`. Everything protocol-shaped is decided by the core; this
+module sends requests, turns connection failures into groqstream's error hierarchy, and
+refuses what must not go on the wire (a key over cleartext to another host, a header with
+CR/LF, a redirect to anywhere).
 """
 
 from __future__ import annotations
@@ -24,13 +25,21 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
 import anyio
 import orjson
 
-from ._aiohttp_compat import CURRENT, ConnStamps, StampingConnector, open_idle, tune_reads
 from ._body import check_header_value
 from ._gcfreeze import freeze_on_first_client
+from ._h1 import HTTPProtocolError, head_block, request_bytes
+from ._pool import (
+    CannotConnect,
+    ConnectTimedOut,
+    ConnStamps,
+    Disconnected,
+    Pool,
+    PoolClosed,
+    Response,
+)
 from ._tls import client_context
 from ._version import __version__
 from .chunks import error_from_payload
@@ -68,8 +77,9 @@ log = logging.getLogger("groqstream")
 
 _ERROR_BODY_LIMIT = 16 * 1024
 CHAT_PATH = "/chat/completions"
-# What a lost connection raises while a request is sent or its body is read.
-READ_ERRORS = (aiohttp.ClientError, OSError, asyncio.IncompleteReadError)
+# What a lost connection raises while a request is sent or its body is read (OSError holds
+# the pool's `Disconnected` and `CannotConnect`).
+READ_ERRORS = (OSError, HTTPProtocolError, ConnectTimedOut, PoolClosed)
 _INF = math.inf
 
 DEFAULT_KEEPALIVE_IDLE = 15.0
@@ -79,9 +89,6 @@ the client, not the server, ends an idle connection. Servers with shorter cut-of
 and uvicorn's 5 s) are covered by the stale re-send."""
 DEFAULT_DNS_TTL = 10.0
 """Seconds a DNS answer is used before the host is resolved again."""
-# What a request that was written to a reused connection and got no response byte back
-# fails with: the server had closed the idle connection as the request went out.
-_STALE = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,16 +239,20 @@ def _check_seconds(name: str, value: object) -> None:
         raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
 
 
-def _stale(e: BaseException, info: ConnStamps) -> bool:
+def _stale(e: Disconnected, info: ConnStamps) -> bool:
     """True if `e` means the request met a pooled connection the server had already closed:
     the connection was reused, this request was not re-sent yet, and no byte of a response
     came back (a disconnect with part of a status line or headers is a real failure)."""
-    if not info.reused or info.stale_resend:
-        return False
-    if isinstance(e, aiohttp.ServerDisconnectedError):
-        # aiohttp puts the part of a response it had parsed in `message`, else a string.
-        return e.message is None or isinstance(e.message, str)
-    return True
+    return bool(info.reused) and not info.stale_resend and e.early
+
+
+def _merge(headers: dict[str, str], more: Mapping[str, str]) -> dict[str, str]:
+    """`headers` with `more` set on it, names compared without case (the later wins)."""
+    for name in more:
+        for old in [k for k in headers if k.lower() == name.lower()]:
+            del headers[old]
+    headers.update(more)
+    return headers
 
 
 def _check_url(base_url: str, has_key: bool, allow_insecure_http: bool) -> None:
@@ -261,7 +272,7 @@ def _check_url(base_url: str, has_key: bool, allow_insecure_http: bool) -> None:
 
 
 class Transport:
-    """Owns the aiohttp session and sends requests; knows nothing about SSE or chunks."""
+    """Owns the connection pool and sends requests; knows nothing about SSE or chunks."""
 
     def __init__(
         self,
@@ -300,17 +311,26 @@ class Transport:
             if self.base_url.startswith("https:")
             else None
         )
+        parts = urlsplit(self.base_url)
+        self._host = parts.hostname or ""
+        self._port = parts.port or (443 if parts.scheme == "https" else 80)
+        self._prefix = parts.path
         self._headers: dict[str, str] = {
-            "Content-Type": "application/json",
+            "Host": parts.netloc,
             "User-Agent": f"groqstream/{__version__}",
+            "Content-Type": "application/json",
+            "Accept-Encoding": "gzip, deflate",
         }
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
-        self._headers.update(checked_headers(headers))
-        self._stream_headers = {**self._headers, "Accept": "text/event-stream"}
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._fresh: aiohttp.ClientSession | None = None  # for stale re-sends, made on demand
+        _merge(self._headers, checked_headers(headers))
+        # A token stream is sent as it is made: compressing it would hold tokens back.
+        stream_headers = {**self._headers, "Accept": "text/event-stream"}
+        _merge(stream_headers, {"Accept-Encoding": "identity"})
+        self._stream_headers = stream_headers
+        self._block = head_block(self._headers)
+        self._stream_block = head_block(stream_headers)
+        self._pool: Pool | None = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -318,47 +338,34 @@ class Transport:
 
     @property
     def is_open(self) -> bool:
-        """True while a session (a pool of connections) exists that is not closed yet."""
-        return self._session is not None and not self._session.closed
+        """True while a pool of connections exists that is not closed yet."""
+        return self._pool is not None and not self._pool.closed
 
     @property
-    def session(self) -> aiohttp.ClientSession:
-        """The shared session, created on first use in the running event loop, and used only
+    def pool(self) -> Pool:
+        """The connection pool, created on first use in the running event loop, and used only
         from that loop (`WrongEventLoopError` from any other)."""
         if self._closed:
             raise ConfigError("this client is closed; make a new one")
-        if self._session is not None and not self._session.closed:
-            if asyncio.get_running_loop() is not self._loop:
+        pool = self._pool
+        if pool is not None and not pool.closed:
+            if asyncio.get_running_loop() is not pool.loop:
                 raise WrongEventLoopError(
                     "this client's connection pool was opened in another event loop: make one "
                     "Client per event loop, or `await client.aclose()` before the loop ends"
                 )
-            return self._session
-        self._loop = asyncio.get_running_loop()
+            return pool
         freeze_on_first_client()  # only when the process asked for it: see _gcfreeze
-        self._session = self._new_session(pooled=True)
-        return self._session
-
-    def _new_session(self, *, pooled: bool) -> aiohttp.ClientSession:
-        """A session on a stamping connector: the pool (`pooled`), or one whose connections
-        serve one request each (for stale re-sends, which must not meet another stale one)."""
-        connector = StampingConnector(
-            limit=self.max_connections or 0,  # 0 = no hidden cap (aiohttp defaults to 100)
-            limit_per_host=0,
-            keepalive_timeout=self.keepalive_idle if pooled else None,
-            force_close=not pooled,
-            ttl_dns_cache=self.dns_ttl,  # type: ignore[arg-type,unused-ignore]  # a float works
-            use_dns_cache=True,
-            ssl=self._ssl if self._ssl is not None else True,
+        self._pool = pool = Pool(
+            host=self._host,
+            port=self._port,
+            ssl_context=self._ssl,
+            limit=self.max_connections or 0,
+            keepalive_idle=self.keepalive_idle,
+            dns_ttl=self.dns_ttl,
+            connect_timeout=self.timeouts.connect,
         )
-        return aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(
-                total=None, connect=None, sock_connect=self.timeouts.connect, sock_read=None
-            ),
-            raise_for_status=False,
-            auto_decompress=True,
-        )
+        return pool
 
     async def warm(self, n: int) -> None:
         """Open and handshake connections until `n` wait in the pool (opt-in warm-up), so the
@@ -367,40 +374,27 @@ class Transport:
             raise ConfigError(f"warm-up needs a number of connections >= 0, got {n!r}")
         if not n:
             return
-        session = self.session
         try:
-            protos = await open_idle(session, self.base_url, n)
+            await self.pool.warm(n)
         except (TimeoutError, *READ_ERRORS) as e:
             error = self._send_error(e, ConnectTimeout)
         else:
-            connector = session.connector
-            if isinstance(connector, StampingConnector):
-                connector.forget_new()  # a request on a warmed connection paid nothing
-            for proto in protos:  # TLS 1.2 sessions, and 1.3 tickets that arrived already
-                self._keep_session(proto.transport)
             return
         raise error
 
-    def keep_session(self, resp: aiohttp.ClientResponse) -> None:
-        """Remember the TLS session of `resp`'s new connection as it goes back to the pool:
-        a TLS 1.3 ticket that came after the response headers is there by then."""
-        if self._ssl is not None:
-            self._keep_session(resp.connection.transport if resp.connection else None)
-
-    def _keep_session(self, transport: Any) -> None:
-        """Remember the TLS session of a new connection for the next one to the host."""
-        ctx = self._ssl
-        sessions = getattr(ctx, "sessions", None)
-        if sessions is not None and transport is not None:
-            sessions.keep(transport.get_extra_info("ssl_object"))
+    def keep_session(self, resp: Response) -> None:
+        """Remember the TLS session of `resp`'s new connection for the next one to the host
+        (a TLS 1.3 ticket that came after the response headers is there by the body's end)."""
+        sessions = getattr(self._ssl, "sessions", None)
+        ssl_object = resp.ssl_object
+        if sessions is not None and ssl_object is not None:
+            sessions.keep(ssl_object)
 
     async def aclose(self) -> None:
-        """Close the session and every pooled connection; no new one is made after this."""
+        """Close the pool and every connection in it; no new one is made after this."""
         self._closed = True
-        for session in (self._session, self._fresh):
-            if session is not None and not session.closed:
-                await session.close()
-        self._session = self._fresh = None
+        if self._pool is not None and not self._pool.closed:
+            await self._pool.aclose()
 
     def url(self, path: str) -> str:
         """The full URL of an API path such as `/chat/completions`."""
@@ -415,28 +409,29 @@ class Transport:
         deadlines: Deadlines,
         extra_headers: Mapping[str, str] | None = None,
         conn: ConnStamps | None = None,
-    ) -> aiohttp.ClientResponse:
+    ) -> Response:
         """Send a POST and return the response once its headers arrived and its status is OK.
 
         The wait for the headers ends at `deadlines.first()`. Error statuses, redirects and a
         wrong content type become typed errors; the response is closed in that case. `conn`
         is told what the connection cost (see `ConnStamps`).
         """
-        headers = self._stream_headers if stream else self._headers
+        block = self._stream_block if stream else self._block
         if extra_headers:
-            headers = {**headers, **checked_headers(extra_headers)}
-        url = self.url(path)
+            merged = dict(self._stream_headers if stream else self._headers)
+            block = head_block(_merge(merged, checked_headers(extra_headers)))
+        data = request_bytes("POST", self._prefix + path, block, orjson.dumps(body))
         info = conn if conn is not None else ConnStamps()
-        resp = await self._send(url, orjson.dumps(body), headers, deadlines, info)
-        if info.reused is False and self._ssl is not None:
-            self._keep_session(resp.connection.transport if resp.connection else None)
+        resp = await self._send(data, "POST", deadlines, info)
+        if info.reused is False:
+            self.keep_session(resp)  # TLS 1.2 sessions, and 1.3 tickets that came already
         expected = "text/event-stream" if stream else "application/json"
+        url = self.url(path)
         try:
             await self._check(resp, url, expected)
         except BaseException:
             resp.close()
             raise
-        tune_reads(resp)
         log.debug("POST %s -> %s (%s)", url, resp.status, resp.headers.get("x-request-id"))
         return resp
 
@@ -449,15 +444,16 @@ class Transport:
         content_type: str = "application/json",
         expect: str | None = "application/json",
         deadlines: Deadlines,
-    ) -> aiohttp.ClientResponse:
+    ) -> Response:
         """Any other API call (the Files and Batches endpoints): `method` on `path` with the
         same key, TLS, redirect refusal and typed status errors as a chat request. `expect`
         is the content type the reply must have (None: any)."""
-        headers = {**self._headers, "Content-Type": content_type}
+        headers = _merge(dict(self._headers), {"Content-Type": content_type})
+        if data is None and method in ("GET", "DELETE", "HEAD"):
+            del headers["Content-Type"]
+        raw = request_bytes(method, self._prefix + path, head_block(headers), data)
+        resp = await self._send(raw, method, deadlines, ConnStamps(), resend_stale=method == "GET")
         url = self.url(path)
-        resp = await self._send(
-            url, data, headers, deadlines, ConnStamps(), method, resend_stale=method == "GET"
-        )
         try:
             await self._check(resp, url, expect, method)
         except BaseException:
@@ -468,69 +464,71 @@ class Transport:
 
     async def _send(
         self,
-        url: str,
-        data: bytes | None,
-        headers: dict[str, str],
+        data: bytes,
+        method: str,
         deadlines: Deadlines,
         info: ConnStamps,
-        method: str = "POST",
         *,
         resend_stale: bool = True,
-    ) -> aiohttp.ClientResponse:
+    ) -> Response:
         """Send, and wait for the response headers until `deadlines.first()`. A request that
         met a pooled connection the server had just closed is re-sent at once, once, when
         `resend_stale` (chat requests, and GETs); the Files/Batches POSTs say no: a
         connection dropped without a reply does not prove the server never acted on them."""
         due, kind = deadlines.first()
-        token = CURRENT.set(info)
+        pool = self.pool
         try:
             async with deadline_at(due):
                 try:
-                    return await self.session.request(
-                        method, url, data=data, headers=headers, allow_redirects=False
-                    )
-                except _STALE as e:
+                    return await self._exchange(pool, data, method, info)
+                except Disconnected as e:
                     if not resend_stale or not _stale(e, info):
                         raise
-                return await self._resend(method, url, data, headers, info)
+                log.debug(
+                    "a pooled connection to %s was closed by the server: re-sent", self._where()
+                )
+                info.stale_resend = True
+                info.reused = None
+                # On a new connection, so it cannot meet a stale one again. Not a retry: the
+                # server never saw the request (no backoff, no `max_retries`).
+                return await self._exchange(pool, data, method, info, fresh=True)
         except (TimeoutError, *READ_ERRORS) as e:
             error = self._send_error(e, kind)
-        finally:
-            CURRENT.reset(token)
-        # Raised here, outside the handler, so that aiohttp's exception (its request info
-        # holds the Authorization header) is not kept as the error's __context__.
         raise error
 
-    async def _resend(
-        self, method: str, url: str, data: bytes | None, headers: dict[str, str], info: ConnStamps
-    ) -> aiohttp.ClientResponse:
-        """Send again, at once and once, a request whose reused connection the server had
-        closed before answering; on a new connection, so it cannot meet a stale one again.
-        Not a retry: the server never saw the request (no backoff, no `max_retries`)."""
-        log.debug("a pooled connection to %s was closed by the server: re-sent", self._where())
-        info.stale_resend = True
-        info.reused = None
-        if self._fresh is None or self._fresh.closed:
-            self._fresh = self._new_session(pooled=False)
-        return await self._fresh.request(
-            method, url, data=data, headers=headers, allow_redirects=False
-        )
+    @staticmethod
+    async def _exchange(
+        pool: Pool, data: bytes, method: str, info: ConnStamps, *, fresh: bool = False
+    ) -> Response:
+        """Write the request on a pooled (or new) connection and wait for the response head."""
+        conn = await pool.acquire(info, fresh=fresh)
+        try:
+            head = await conn.send(data, method)
+        except BaseException:
+            conn.close()  # failed, timed out or cancelled mid-exchange: its state is unknown
+            raise
+        assert conn.reader is not None
+        return Response(conn, head, conn.reader)
 
     def _send_error(self, e: BaseException, kind: type[APITimeoutError]) -> GroqStreamError:
         """What a failure to send, or to get the headers, is for the caller."""
-        if isinstance(e, aiohttp.ServerTimeoutError):
+        if isinstance(e, ConnectTimedOut):
             return ConnectTimeout(
                 f"connecting to {self._where()} took longer than {self.timeouts.connect}s",
                 timeout=self.timeouts.connect,
             )
         if isinstance(e, TimeoutError):
             return timeout_error(kind, self.timeouts)
-        if isinstance(e, aiohttp.ClientConnectorError):
+        if isinstance(e, PoolClosed):
+            return ConfigError("this client was closed while the request waited")
+        if isinstance(e, CannotConnect):
             return APIConnectionError(f"cannot connect to {self._where()}: {e.os_error}")
+        if isinstance(e, HTTPProtocolError):
+            return APIConnectionError(f"{self._where()} sent a malformed response: {e}")
         return APIConnectionError(f"connection to {self._where()} failed: {type(e).__name__}")
 
     async def _check(
-        self, resp: aiohttp.ClientResponse, url: str, expected: str | None, method: str = "POST"
+        self, resp: Response, url: str, expected: str | None, method: str = "POST"
     ) -> None:
         if resp.status >= 400:
             raise await self._status_error(resp, url, method)
@@ -543,7 +541,7 @@ class Transport:
         parts = urlsplit(self.base_url)
         return f"{parts.scheme}://{parts.netloc}"
 
-    async def _read_text(self, resp: aiohttp.ClientResponse) -> str:
+    async def _read_text(self, resp: Response) -> str:
         """An error response's body, up to `_ERROR_BODY_LIMIT` bytes ("" if it cannot be read
         within the idle timeout)."""
         parts: list[bytes] = []
@@ -553,13 +551,11 @@ class Transport:
                 while size < _ERROR_BODY_LIMIT and (piece := await resp.content.readany()):
                     parts.append(piece)
                     size += len(piece)
-        except (TimeoutError, aiohttp.ClientError, OSError):
+        except (TimeoutError, *READ_ERRORS):
             return ""
         return b"".join(parts)[:_ERROR_BODY_LIMIT].decode("utf-8", "replace")
 
-    def _redirect_error(
-        self, resp: aiohttp.ClientResponse, url: str, method: str = "POST"
-    ) -> RedirectError:
+    def _redirect_error(self, resp: Response, url: str, method: str = "POST") -> RedirectError:
         location = resp.headers.get("Location")
         return RedirectError(
             f"HTTP {resp.status} redirect from {method} {url} to {location!r}: not followed (it "
@@ -578,9 +574,7 @@ class Transport:
             hint += "servers usually serve /v1/chat/completions"
         return hint
 
-    async def _status_error(
-        self, resp: aiohttp.ClientResponse, url: str, method: str = "POST"
-    ) -> APIStatusError:
+    async def _status_error(self, resp: Response, url: str, method: str = "POST") -> APIStatusError:
         text = await self._read_text(resp)
         headers = dict(resp.headers)
         rid = resp.headers.get("x-request-id")
@@ -604,7 +598,7 @@ class Transport:
         return err
 
     @staticmethod
-    def _status_line(resp: aiohttp.ClientResponse, text: str) -> str:
+    def _status_line(resp: Response, text: str) -> str:
         """The message for a status whose body is not a JSON error object."""
         ctype = resp.content_type or "no content type"
         message = f"HTTP {resp.status} {resp.reason or ''} ({ctype})".replace("  ", " ")
@@ -613,9 +607,7 @@ class Transport:
             message += f": {body}"
         return message
 
-    async def _content_type_error(
-        self, resp: aiohttp.ClientResponse, expected: str
-    ) -> GroqStreamError:
+    async def _content_type_error(self, resp: Response, expected: str) -> GroqStreamError:
         text = await self._read_text(resp)
         if resp.content_type == "application/json":
             try:
@@ -637,8 +629,8 @@ class Transport:
         )
 
     async def whole_reply(
-        self, send: Callable[..., Awaitable[aiohttp.ClientResponse]], limit: int
-    ) -> tuple[aiohttp.ClientResponse, bytes]:
+        self, send: Callable[..., Awaitable[Response]], limit: int
+    ) -> tuple[Response, bytes]:
         """One non-streaming attempt: `send(deadlines=...)` gets the response (`post` or
         `request` with their other arguments bound) and its body is read whole, both within
         the attempt's `total` timeout (`TotalTimeout`), refused past `limit` bytes; a lost
@@ -660,7 +652,7 @@ class Transport:
                 f"connection lost reading the reply ({type(e).__name__})"
             ) from e
 
-    async def read_body(self, resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    async def read_body(self, resp: Response, limit: int) -> bytes:
         """A whole non-streaming reply, refused past `limit` bytes (a hostile server cannot
         make the client hold an unbounded body)."""
         parts: list[bytes] = []

@@ -93,7 +93,7 @@ def _timeouts(timeout: Timeouts | float | None) -> Timeouts:
 class Client:
     """An async client for Groq and any OpenAI-compatible chat completions endpoint.
 
-    Use it as ``async with Client() as client:``; it owns one aiohttp session whose
+    Use it as ``async with Client() as client:``; it owns one connection pool whose
     connections are reused across calls and closed when the block ends. It may also be made
     outside a running event loop (at module level, in a FastAPI lifespan, as a class
     attribute): the pool then opens on first use, in the event loop of that use, and must be
@@ -224,7 +224,7 @@ class Client:
 
     @property
     def transport(self) -> Transport:
-        """The IO layer (for advanced use: the aiohttp session lives here)."""
+        """The IO layer (for advanced use: the connection pool lives here)."""
         return self._transport
 
     def _body(

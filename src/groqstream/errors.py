@@ -101,7 +101,7 @@ class MissingAPIKeyError(ConfigError):
 class WrongEventLoopError(ConfigError):
     """A client whose connection pool was opened in one event loop was used from another.
 
-    aiohttp's connections belong to the loop that made them. Make one `Client` per event
+    Connections belong to the event loop that made them. Make one `Client` per event
     loop (per `asyncio.run`), or `await client.aclose()` in the first loop before the next.
     """
 

@@ -17,11 +17,9 @@ from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-import aiohttp
-
 from . import _hooks
-from ._aiohttp_compat import ConnStamps, has_buffered, read_available
 from ._looplag import LoopLagMonitor, monitor_for
+from ._pool import BodyReader, ConnStamps, Response
 from ._retry import RetryPolicy, RetryState
 from ._transport import (
     CHAT_PATH,
@@ -172,7 +170,7 @@ class _Watchdog:
     ) -> None:
         self._loop = loop
         self._timeouts = timeouts
-        self._reader: aiohttp.StreamReader | None = None
+        self._reader: BodyReader | None = None
         self.first_byte = deadlines.first_byte
         self.total = deadlines.total
         self.idle = deadlines.idle if deadlines.idle is not None else _INF
@@ -181,7 +179,7 @@ class _Watchdog:
         self.late = False
         self._handle: asyncio.TimerHandle | None = None
 
-    def watch(self, reader: aiohttp.StreamReader) -> None:
+    def watch(self, reader: BodyReader) -> None:
         self._reader = reader
         # The earliest any deadline can fall: an idle one too, were the first token to come
         # now. The timer re-arms itself when it fires early, so the first token moves nothing.
@@ -225,7 +223,7 @@ class _Watchdog:
             self._arm(due)
             return
         reader = self._reader
-        if not self.reading or reader is None or has_buffered(reader):
+        if not self.reading or reader is None or reader.buffered:
             self.late = True
             return
         reader.set_exception(timeout_error(kind, self._timeouts))
@@ -269,8 +267,8 @@ class ChatStream:
         self._extra_headers = extra_headers
         self._max_event_bytes = max_event_bytes
         self._state = StreamState.IDLE
-        self._resp: aiohttp.ClientResponse | None = None
-        self._reader: aiohttp.StreamReader | None = None
+        self._resp: Response | None = None
+        self._reader: BodyReader | None = None
         self._watchdog: _Watchdog | None = None
         self._decoder = SSEDecoder(max_event_bytes)
         self._asm = ChunkAssembler()
@@ -449,7 +447,7 @@ class ChatStream:
 
     async def _send(self) -> None:
         transport = self._transport
-        transport.session  # noqa: B018 - create the session before the clock starts
+        transport.pool  # noqa: B018 - create the pool before the clock starts
         loop = asyncio.get_running_loop()
         deadlines = Deadlines.start(transport.timeouts, loop.time())
         self._start_ns = _perf_ns()
@@ -493,7 +491,7 @@ class ChatStream:
                 if wd.late:
                     wd.rearm()
                 try:
-                    data = await read_available(reader)
+                    data = await reader.read()
                 except READ_ERRORS as e:
                     why = f"connection lost mid-stream ({type(e).__name__})"
                     raise self._interrupted(why) from e

@@ -1,0 +1,383 @@
+"""HTTP/1.1 for one client connection, sans-IO: request bytes out, a response head and body
+payload in.
+
+DESIGN: the bottom of the core, beside `sse.py`. `_pool.py` feeds it the bytes each socket
+read brings and gets back the response head (`parse_head`) and, read by read, the body's
+payload (`Body.feed`: chunked, Content-Length or until the connection closes, and gzip or
+deflate when the server compressed a non-streaming reply). No IO, no clock, no asyncio: every
+malformed input is an `HTTPProtocolError`, which the transport turns into a typed error.
+
+A token stream is one HTTP chunk per event, one event per read, so `ChunkedBody.feed` is on
+the hot path: a read holding whole chunks is cut with `bytes.find` and slices, and the one
+piece it usually holds is returned without a join.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from itertools import repeat
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+__all__ = [
+    "MAX_HEAD_BYTES",
+    "Body",
+    "ChunkedBody",
+    "HTTPProtocolError",
+    "Head",
+    "head_block",
+    "parse_head",
+    "request_bytes",
+]
+
+MAX_HEAD_BYTES = 64 * 1024
+"""The longest response head (status line and headers) accepted."""
+_MAX_HEADERS = 256
+_MAX_LINE = 4096  # a chunk-size line or a trailer field
+_MAX_TRAILERS = 64 * 1024
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,15}")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+class HTTPProtocolError(Exception):
+    """The server's bytes are not a valid HTTP/1.1 response (or body framing)."""
+
+
+def head_block(headers: Mapping[str, str]) -> bytes:
+    """Header lines, each ending in CRLF, for headers every request of a connection sends
+    (built once per client). Names and values were checked for control characters."""
+    return "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode("latin-1")
+
+
+def request_bytes(method: str, target: str, block: bytes, body: bytes | None) -> bytes:
+    """A whole request: request line, `block` (from `head_block`, Host included), a
+    Content-Length when there is a body, the blank line and the body."""
+    line = f"{method} {target} HTTP/1.1\r\n".encode("latin-1")
+    if body is None:
+        return line + block + b"\r\n"
+    return b"%b%bContent-Length: %d\r\n\r\n%b" % (line, block, len(body), body)
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """A response's status line and headers, and what they say about the body and the
+    connection: `framing` is "chunked", "length" (`length` bytes) or "close" (until the
+    server closes); `keep_alive` is whether the connection may serve another request."""
+
+    status: int
+    reason: str
+    headers: CIMultiDictProxy[str]
+    framing: str
+    length: int
+    keep_alive: bool
+
+    @property
+    def content_type(self) -> str:
+        """The media type, lower case, without parameters ("" when absent)."""
+        raw = self.headers.get("Content-Type", "")
+        return raw.split(";", 1)[0].strip().lower()
+
+
+def parse_head(buf: bytes, *, method: str = "POST") -> tuple[Head, int] | None:
+    """The first final response head in `buf` and the offset where its body starts, or None
+    if the head is not complete yet. Interim (1xx) heads before it are skipped."""
+    start = 0
+    while True:
+        end = buf.find(b"\r\n\r\n", start)
+        if end < 0:
+            if len(buf) - start > MAX_HEAD_BYTES:
+                raise HTTPProtocolError(f"a response head over {MAX_HEAD_BYTES:,} bytes")
+            return None
+        if end - start > MAX_HEAD_BYTES:
+            raise HTTPProtocolError(f"a response head over {MAX_HEAD_BYTES:,} bytes")
+        head = _head(buf[start:end].decode("latin-1"), method)
+        if head is not None:
+            return head, end + 4
+        start = end + 4  # an interim 1xx response: the final one follows
+
+
+def _head(text: str, method: str) -> Head | None:
+    lines = text.split("\r\n")
+    version, status, reason = _status_line(lines[0])
+    if 100 <= status < 200 and status != 101:
+        return None
+    if status == 101:
+        raise HTTPProtocolError("the server switched protocols (101), which was not asked for")
+    if len(lines) > _MAX_HEADERS:
+        raise HTTPProtocolError(f"a response with over {_MAX_HEADERS} header lines")
+    headers: CIMultiDict[str] = CIMultiDict()
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if not sep or not _TOKEN.fullmatch(name):
+            raise HTTPProtocolError(f"a malformed header line: {line[:80]!r}")
+        headers.add(name, value.strip(" \t"))
+    framing, length = _framing(headers, status, method)
+    conn = headers.get("Connection", "").lower()
+    keep_alive = version == "HTTP/1.1" and "close" not in conn and framing != "close"
+    return Head(status, reason, CIMultiDictProxy(headers), framing, length, keep_alive)
+
+
+def _status_line(line: str) -> tuple[str, int, str]:
+    version, _, rest = line.partition(" ")
+    code, _, reason = rest.partition(" ")
+    if version not in ("HTTP/1.1", "HTTP/1.0") or len(code) != 3 or not code.isdigit():
+        raise HTTPProtocolError(f"not an HTTP/1.1 status line: {line[:80]!r}")
+    return version, int(code), reason.strip()
+
+
+def _framing(headers: CIMultiDict[str], status: int, method: str) -> tuple[str, int]:
+    """How the body is delimited: RFC 9112 §6.3, in its order."""
+    if method == "HEAD" or status in (204, 304):
+        return "length", 0
+    codings = ",".join(headers.getall("Transfer-Encoding", ())).lower()
+    if codings:
+        if [c.strip() for c in codings.split(",")][-1] != "chunked":
+            raise HTTPProtocolError(f"a transfer coding that is not chunked: {codings!r}")
+        return "chunked", 0
+    lengths = {v.strip() for v in ",".join(headers.getall("Content-Length", ())).split(",")}
+    lengths.discard("")
+    if not lengths:
+        return "close", 0
+    if len(lengths) > 1 or not next(iter(lengths)).isdigit():
+        raise HTTPProtocolError(f"a malformed Content-Length: {sorted(lengths)!r}")
+    return "length", int(next(iter(lengths)))
+
+
+# --- body framing ------------------------------------------------------------------------
+
+
+def _chunk_size(line: bytes) -> int:
+    """The size on a chunk-size line: hex digits, maybe chunk extensions after a `;` (and
+    nothing `int()` would also take: a sign, spaces inside, `_`, a `0x` prefix)."""
+    if line.isalnum() and line[1:2] not in b"xX":  # hex digits alone: the usual line
+        try:
+            return int(line, 16)
+        except ValueError:
+            pass
+    hexa = line.split(b";", 1)[0].strip(b" \t")
+    if not _HEX.fullmatch(hexa):
+        raise HTTPProtocolError(f"a malformed chunk size: {line[:40]!r}")
+    return int(hexa, 16)
+
+
+_SIZE, _DATA, _DATA_END, _TRAILER, _DONE = range(5)
+
+
+class Body:
+    """A body's framing: `feed(bytes)` returns the payload in them; `done` once the body is
+    complete (its bytes past the end are a protocol error: this client never pipelines)."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = False
+
+    def feed(self, data: bytes) -> bytes:
+        """The payload bytes in `data` (b"" when none)."""
+        raise NotImplementedError
+
+    def end(self) -> None:
+        """The connection closed: fine if the body is complete, else a protocol error."""
+        if not self.done:
+            raise HTTPProtocolError("the connection closed before the body was complete")
+
+
+class LengthBody(Body):
+    """A body of Content-Length bytes."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, length: int) -> None:
+        super().__init__()
+        self.left = length
+        self.done = not length
+
+    def feed(self, data: bytes) -> bytes:
+        """The payload bytes in `data`."""
+        left = self.left - len(data)
+        if left > 0:
+            self.left = left
+            return data
+        if left < 0:
+            raise HTTPProtocolError("the server sent more bytes than its Content-Length")
+        self.left = 0
+        self.done = True
+        return data
+
+
+class CloseBody(Body):
+    """A body that ends when the server closes the connection (no length, not chunked)."""
+
+    __slots__ = ()
+
+    def feed(self, data: bytes) -> bytes:
+        """All of `data` is payload."""
+        return data
+
+    def end(self) -> None:
+        """The close is the body's end."""
+        self.done = True
+
+
+class ChunkedBody(Body):
+    """A chunked body (RFC 9112 §7.1): chunk sizes, payloads, the last chunk and trailers
+    (read and dropped). Holds the unfinished framing line across reads."""
+
+    __slots__ = ("_left", "_state", "_tail", "_trailers")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._state = _SIZE
+        self._left = 0
+        self._tail = b""
+        self._trailers = 0
+
+    def feed(self, data: bytes) -> bytes:
+        """The payload bytes in `data`."""
+        if self._tail:
+            data = self._tail + data
+            self._tail = b""
+        elif self._state == _SIZE:
+            whole = self._whole(data)
+            if whole is not None:
+                return whole
+        pieces: list[bytes] = []
+        pos = self._run(data, pieces)
+        if pos < len(data):
+            self._keep(data, pos)
+        if len(pieces) == 1:
+            return pieces[0]
+        return b"".join(pieces)
+
+    def _whole(self, data: bytes) -> bytes | None:
+        """The payload of a read that is whole chunks, cut without a Python step per chunk;
+        None when it is anything else (the general path then reads it).
+
+        A token stream's server writes each event as one whole chunk, so a read is one chunk
+        or several. One is cut from its size line; several are split at CRLF and kept only
+        if every size (hex digits alone) equals its payload's length: a payload holding a
+        CRLF cannot pass, since the size before it counts the bytes past that CRLF too."""
+        eol = data.find(b"\r\n", 0, 20)
+        if eol <= 0:
+            return None
+        end = eol + 2 + _chunk_size(data[:eol])
+        if len(data) == end + 2 and end > eol + 2 and data.endswith(b"\r\n"):
+            return data[eol + 2 : end]  # exactly one chunk: the usual read
+        done = data.endswith(b"\r\n0\r\n\r\n")
+        parts = (data[:-5] if done else data).split(b"\r\n")
+        if len(parts) < 3 or not len(parts) & 1 or parts[-1]:
+            return None
+        sizes = parts[0:-1:2]
+        digits = b"".join(sizes)
+        if not digits.isalnum() or b"x" in digits or b"X" in digits:
+            return None
+        try:
+            lengths = list(map(int, sizes, repeat(16)))
+        except ValueError:
+            return None
+        payloads = parts[1:-1:2]
+        if 0 in lengths or lengths != list(map(len, payloads)):
+            return None
+        if done:
+            self._state = _DONE
+            self.done = True
+        return b"".join(payloads)
+
+    def _run(self, data: bytes, pieces: list[bytes]) -> int:
+        """Cut `data` into payload `pieces`, state by state (a chunk split across reads,
+        trailers); returns where unfinished framing starts."""
+        pos = 0
+        n = len(data)
+        while pos < n:
+            state = self._state
+            if state == _DATA:
+                end = min(n, pos + self._left)
+                pieces.append(data[pos:end])
+                self._left -= end - pos
+                pos = end
+                if not self._left:
+                    self._state = _DATA_END
+            elif state == _DATA_END:
+                if n - pos < 2:
+                    return pos
+                if not data.startswith(b"\r\n", pos):
+                    raise HTTPProtocolError("a chunk longer than its size")
+                pos += 2
+                self._state = _SIZE
+            elif state == _DONE:
+                raise HTTPProtocolError("bytes after the end of a chunked body")
+            else:
+                eol = data.find(b"\r\n", pos)
+                if eol < 0:
+                    return pos
+                self._line(data[pos:eol])
+                pos = eol + 2
+        return pos
+
+    def _line(self, line: bytes) -> None:
+        """A chunk-size line, or a trailer line (dropped; an empty one ends the body)."""
+        if self._state == _SIZE:
+            self._left = _chunk_size(line)
+            self._state = _DATA if self._left else _TRAILER
+        elif not line:
+            self._state = _DONE
+            self.done = True
+        else:
+            self._trailers += len(line) + 2
+            if self._trailers > _MAX_TRAILERS:
+                raise HTTPProtocolError("trailers over 64 KiB")
+
+    def _keep(self, data: bytes, pos: int) -> None:
+        tail = data[pos:]
+        if len(tail) > _MAX_LINE:
+            raise HTTPProtocolError("a chunk-size or trailer line over 4 KiB")
+        self._tail = tail
+
+
+class DecodedBody(Body):
+    """A body whose payload the server compressed (Content-Encoding gzip or deflate)."""
+
+    __slots__ = ("_inner", "_z")
+
+    def __init__(self, inner: Body, coding: str) -> None:
+        super().__init__()
+        self._inner = inner
+        wbits = 16 + zlib.MAX_WBITS if coding == "gzip" else zlib.MAX_WBITS
+        self._z = zlib.decompressobj(wbits)
+        self.done = inner.done
+
+    def feed(self, data: bytes) -> bytes:
+        """The decompressed payload in `data`."""
+        try:
+            out = self._z.decompress(self._inner.feed(data))
+            self.done = self._inner.done
+            if self.done:
+                out += self._z.flush()
+        except zlib.error as e:
+            raise HTTPProtocolError(f"the compressed body is corrupt: {e}") from None
+        return out
+
+    def end(self) -> None:
+        """The connection closed."""
+        self._inner.end()
+        self.done = True
+
+
+def body_for(head: Head) -> Body:
+    """The framing reader for `head`'s body, decompressing where the server compressed."""
+    body: Body
+    if head.framing == "chunked":
+        body = ChunkedBody()
+    elif head.framing == "length":
+        body = LengthBody(head.length)
+    else:
+        body = CloseBody()
+    coding = head.headers.get("Content-Encoding", "identity").strip().lower()
+    if coding in ("", "identity"):
+        return body
+    if coding not in ("gzip", "x-gzip", "deflate"):
+        raise HTTPProtocolError(f"a content coding this client did not ask for: {coding!r}")
+    return DecodedBody(body, "deflate" if coding == "deflate" else "gzip")

@@ -1,0 +1,606 @@
+"""groqstream's own HTTP/1.1 connections and their pool: the IO under `_transport.py`.
+
+DESIGN: the bottom of the IO layer. A `Connection` is an `asyncio.Protocol`: the event loop
+hands it each socket read (decrypted, over TLS) in `data_received`, which gives the bytes to
+the sans-IO `_h1` parser and the body's payload to the response's `BodyReader`, waking the
+one task that reads it. Nothing else runs per read: no stream reader with per-chunk
+bookkeeping, no request or response objects built per request beyond a `Response`, its
+`BodyReader` and the head. `Pool` keeps the idle connections to one host (newest first out),
+opens new ones (DNS cached for `dns_ttl`, connect and TLS timed and stamped, TLS sessions
+resumed through `_tls.ResumingContext`), closes those idle past `keepalive_idle`, and caps
+the total at `limit`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ipaddress
+import socket
+import ssl
+import time
+from typing import Any, cast
+
+from ._h1 import Body, Head, HTTPProtocolError, body_for, parse_head
+from ._tls import handshake_started_ns
+
+__all__ = [
+    "READ_SIZE",
+    "BodyReader",
+    "CannotConnect",
+    "ConnStamps",
+    "ConnectTimedOut",
+    "Connection",
+    "Disconnected",
+    "Pool",
+    "PoolClosed",
+    "Response",
+]
+
+READ_SIZE = 64 * 1024
+"""Bytes asked of the socket per read. asyncio's selector transport asks 256 KiB, a buffer so
+large that the C allocator maps and unmaps it on every read (three system calls, ~10 µs on
+each network read of a token stream); 64 KiB stays on the heap and still takes a whole
+burst of chunks in one read."""
+_HIGH_WATER = 256 * 1024  # unread body bytes at which the socket stops being read
+_perf_ns = time.perf_counter_ns
+
+
+class Disconnected(ConnectionError):
+    """The connection closed or broke before the response was whole; `early` when no byte
+    of a response had come (a pooled connection the server had closed as the request went
+    out)."""
+
+    def __init__(self, message: str, *, early: bool) -> None:
+        super().__init__(message)
+        self.early = early
+
+
+class CannotConnect(OSError):
+    """No connection could be opened; `os_error` says why (refused, unknown host, TLS)."""
+
+    def __init__(self, os_error: OSError) -> None:
+        super().__init__(str(os_error))
+        self.os_error = os_error
+
+
+class ConnectTimedOut(Exception):
+    """Opening a connection (DNS, TCP and TLS) took longer than the connect timeout."""
+
+
+class PoolClosed(Exception):
+    """The pool was closed while a request waited for a connection."""
+
+
+class ConnStamps:
+    """What one request's connection cost: `reused` (taken from the pool, nothing paid),
+    else `connect_s` (DNS and TCP) and `tls_s` (the handshake; None over plain HTTP) and
+    whether the handshake resumed a session (with a caller's own `ssl.SSLContext` the
+    handshake cannot be told apart: `connect_s` holds both, `tls_s` is None); `stale_resend`
+    once it was re-sent because a pooled connection turned out closed."""
+
+    __slots__ = ("connect_s", "reused", "stale_resend", "tls_resumed", "tls_s")
+
+    def __init__(self) -> None:
+        self.reused: bool | None = None
+        self.connect_s: float | None = None
+        self.tls_s: float | None = None
+        self.tls_resumed: bool | None = None
+        self.stale_resend = False
+
+
+class BodyReader:
+    """The body of one response as its reader sees it: `read()` waits for payload and
+    returns all of it that has arrived, in one piece (b"" once the body ended)."""
+
+    __slots__ = ("_body", "_buf", "_conn", "_exc", "_paused", "_size", "_waiter", "eof")
+
+    def __init__(self, conn: Connection, body: Body) -> None:
+        self._conn = conn
+        self._body = body
+        self._buf: list[bytes] = []
+        self._size = 0
+        self._waiter: asyncio.Future[None] | None = None
+        self._exc: BaseException | None = None
+        self._paused = False
+        self.eof = body.done
+
+    def feed(self, data: bytes) -> None:
+        """Bytes of the body from the socket (called by the connection)."""
+        body = self._body
+        try:
+            payload = body.feed(data)
+        except HTTPProtocolError as e:
+            self._exc = e
+            self._conn.close()
+        else:
+            if payload:
+                self._buf.append(payload)
+                self._size += len(payload)
+                if self._size > _HIGH_WATER and not self._paused:
+                    self._paused = True
+                    self._conn.pause()
+            if body.done:
+                self.eof = True
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def end(self, exc: BaseException | None) -> None:
+        """The connection is gone: the body's end if it is complete, else an error."""
+        if not self.eof:
+            try:
+                self._body.end()
+                self.eof = True
+            except HTTPProtocolError:
+                why = f"{type(exc).__name__}: {exc}" if exc else "closed by the server"
+                self._exc = Disconnected(f"the connection was lost mid-body ({why})", early=False)
+        self._wake()
+
+    def set_exception(self, exc: BaseException) -> None:
+        """Make the pending and every later `read()` raise `exc` (a deadline passed)."""
+        self._exc = exc
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    @property
+    def buffered(self) -> bool:
+        """True if payload has arrived that was not read yet."""
+        return bool(self._buf)
+
+    def at_eof(self) -> bool:
+        """True once the body ended and all of it was read."""
+        return self.eof and not self._buf
+
+    async def read(self) -> bytes:
+        """Wait for payload and return all that arrived; b"" once the body ended."""
+        while not self._buf:
+            if self._exc is not None:
+                raise self._exc
+            if self.eof:
+                return b""
+            self._waiter = waiter = self._conn.loop.create_future()
+            await waiter
+        buf = self._buf
+        data = buf[0] if len(buf) == 1 else b"".join(buf)
+        self._buf = []
+        self._size = 0
+        if self._paused:
+            self._paused = False
+            self._conn.resume()
+        return data
+
+    readany = read
+
+
+class Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection: sends a request, parses the response head, then hands each
+    read's payload to the response's `BodyReader`."""
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+        self.loop = pool.loop
+        self.transport: asyncio.Transport | None = None
+        self.reader: BodyReader | None = None
+        self.head: Head | None = None
+        self.idle_since = 0.0
+        self.closed = False
+        self.stamps: tuple[float | None, float | None, bool | None] | None = None
+        self.lost: asyncio.Future[None] = pool.loop.create_future()
+        self._head_buf = b""
+        self._head_wait: asyncio.Future[Head] | None = None
+        self._method = "POST"
+
+    # --- the event loop's calls ------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """The socket is up (and, over TLS, the handshake done)."""
+        self.transport = transport = cast(asyncio.Transport, transport)  # uvloop's are not
+        if getattr(transport, "max_size", 0) > READ_SIZE:
+            transport.max_size = READ_SIZE  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        """Bytes from the socket: the body's, once the head is in (the hot path)."""
+        reader = self.reader
+        if reader is not None:
+            reader.feed(data)
+        else:
+            self._head_bytes(data)
+
+    def _head_bytes(self, data: bytes) -> None:
+        wait = self._head_wait
+        if wait is None:  # bytes on an idle connection that nobody asked for
+            self.close()
+            return
+        buf = self._head_buf + data if self._head_buf else data
+        try:
+            parsed = parse_head(buf, method=self._method)
+            if parsed is None:
+                self._head_buf = buf
+                return
+            head, at = parsed
+            reader = BodyReader(self, body_for(head))
+        except HTTPProtocolError as e:
+            self._head_wait = None
+            if not wait.done():
+                wait.set_exception(e)
+            self.close()
+            return
+        self._head_buf = b""
+        self._head_wait = None
+        self.head = head
+        self.reader = reader
+        if at < len(buf):
+            reader.feed(buf[at:])
+        if not wait.done():
+            wait.set_result(head)
+
+    def eof_received(self) -> bool | None:
+        """The server closed its side: the connection ends (see `connection_lost`)."""
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The connection is gone: fail what waits on it and leave the pool."""
+        self.closed = True
+        wait = self._head_wait
+        if wait is not None:
+            self._head_wait = None
+            if not wait.done():
+                early = not self._head_buf
+                why = f" ({type(exc).__name__}: {exc})" if exc else ""
+                wait.set_exception(
+                    Disconnected(f"the server closed the connection{why}", early=early)
+                )
+        if self.reader is not None:
+            self.reader.end(exc)
+        self.pool.forget(self)
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+    # --- what the pool and the transport do with it ---------------------------------------
+
+    def send(self, data: bytes, method: str) -> asyncio.Future[Head]:
+        """Write a request; the future resolves with the response head."""
+        assert self.transport is not None
+        self.reader = None
+        self.head = None
+        self._method = method
+        self._head_wait = wait = self.loop.create_future()
+        self.transport.write(data)
+        return wait
+
+    def reusable(self) -> bool:
+        """True if another request may use this connection: open, and its last response
+        (if any) read to the end on a keep-alive connection."""
+        if self.closed or self.transport is None or self.transport.is_closing():
+            return False
+        if self._head_wait is not None:
+            return False
+        reader, head = self.reader, self.head
+        if reader is None:
+            return head is None
+        return head is not None and head.keep_alive and reader.at_eof() and reader._exc is None
+
+    def pause(self) -> None:
+        """Stop reading the socket (the reader is behind)."""
+        if self.transport is not None and not self.closed:
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        """Read the socket again."""
+        if self.transport is not None and not self.closed:
+            self.transport.resume_reading()
+
+    def close(self) -> None:
+        """Close the connection (at once for the pool's count; the socket as TLS allows)."""
+        self.pool.forget(self)
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    @property
+    def ssl_object(self) -> Any:
+        """The connection's `ssl.SSLObject` (None over plain HTTP)."""
+        return self.transport.get_extra_info("ssl_object") if self.transport else None
+
+
+class Response:
+    """A response whose head arrived: `status`, `reason`, `headers`, `content_type`, and its
+    body as `content` (a `BodyReader`). `release()` gives the connection back to the pool
+    (when the body was read to its end), `close()` closes it."""
+
+    __slots__ = ("_conn", "closed", "content", "head")
+
+    def __init__(self, conn: Connection, head: Head, reader: BodyReader) -> None:
+        self._conn = conn
+        self.head = head
+        self.content = reader
+        self.closed = False
+
+    @property
+    def status(self) -> int:
+        """The HTTP status code."""
+        return self.head.status
+
+    @property
+    def reason(self) -> str:
+        """The status line's reason phrase."""
+        return self.head.reason
+
+    @property
+    def headers(self) -> Any:
+        """The response headers (a case-insensitive multidict)."""
+        return self.head.headers
+
+    @property
+    def content_type(self) -> str:
+        """The media type, lower case, without parameters ("" when absent)."""
+        return self.head.content_type
+
+    @property
+    def ssl_object(self) -> Any:
+        """The connection's `ssl.SSLObject`, None over plain HTTP or once released."""
+        return None if self.closed else self._conn.ssl_object
+
+    def release(self) -> None:
+        """Done with the response: its connection goes back to the pool if reusable."""
+        if not self.closed:
+            self.closed = True
+            self._conn.pool.release(self._conn)
+
+    def close(self) -> None:
+        """Done with the response, unread or not: its connection is closed."""
+        if not self.closed:
+            self.closed = True
+            self._conn.close()
+
+
+_Addr = tuple[int, Any]  # (family, sockaddr)
+
+
+class Pool:
+    """The connections to one host: idle ones reused newest first, new ones opened within
+    `connect_timeout`, at most `limit` in all (0: no limit)."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        ssl_context: ssl.SSLContext | None,
+        limit: int,
+        keepalive_idle: float,
+        dns_ttl: float,
+        connect_timeout: float | None,
+    ) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.host = host
+        self.port = port
+        self.ssl = ssl_context
+        self.limit = limit
+        self.keepalive_idle = keepalive_idle
+        self.dns_ttl = dns_ttl
+        self.connect_timeout = connect_timeout
+        self.closed = False
+        self._idle: list[Connection] = []  # oldest first
+        self._all: set[Connection] = set()
+        self._opening = 0
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._dns: tuple[float, list[_Addr]] | None = None
+        self._sweep: asyncio.TimerHandle | None = None
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+    @property
+    def idle(self) -> int:
+        """Connections waiting in the pool."""
+        return len(self._idle)
+
+    async def acquire(self, stamps: ConnStamps, *, fresh: bool = False) -> Connection:
+        """A connection for one request: an idle one (unless `fresh`), else a new one once
+        the limit allows. `stamps` say which, and what a new one cost."""
+        while True:
+            if self.closed:
+                raise PoolClosed("the client was closed")
+            if not fresh:
+                conn = self._take_idle()
+                if conn is not None:
+                    stamps.reused = True
+                    return conn
+            if not self.limit or len(self._all) + self._opening < self.limit:
+                break
+            if self._idle:  # a fresh one is wanted and the limit is full: drop the oldest
+                self._idle[0].close()
+                continue
+            await self._wait_for_room()
+        return await self._open_counted(stamps)
+
+    def _take_idle(self) -> Connection | None:
+        idle = self._idle
+        while idle:
+            conn = idle.pop()
+            if not conn.reusable():
+                conn.close()
+            elif self.loop.time() - conn.idle_since >= self.keepalive_idle:
+                conn.close()  # the newest is too old: so are all the others
+                for old in list(idle):
+                    old.close()
+            else:
+                return conn
+        return None
+
+    async def _wait_for_room(self) -> None:
+        waiter = self.loop.create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    def _room(self) -> None:
+        """A connection went idle or away: let the longest waiter look again."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def _open_counted(self, stamps: ConnStamps) -> Connection:
+        self._opening += 1
+        try:
+            conn = await self.open()
+        finally:
+            self._opening -= 1
+            self._room()
+        stamps.reused = False
+        if conn.stamps is not None:
+            stamps.connect_s, stamps.tls_s, stamps.tls_resumed = conn.stamps
+            conn.stamps = None
+        return conn
+
+    async def open(self) -> Connection:
+        """A new connection, counted in the pool but not idle in it."""
+        start = _perf_ns()
+        try:
+            conn = await asyncio.wait_for(self._connect(), self.connect_timeout)
+        except asyncio.TimeoutError:
+            raise ConnectTimedOut(f"connecting took over {self.connect_timeout}s") from None
+        if self.closed:
+            conn.close()
+            raise PoolClosed("the client was closed")
+        self._all.add(conn)
+        conn.stamps = _cost(conn.ssl_object, start, _perf_ns())
+        return conn
+
+    async def _connect(self) -> Connection:
+        last: OSError | None = None
+        for family, addr in await self._resolve():
+            try:
+                _, proto = await self.loop.create_connection(
+                    lambda: Connection(self),
+                    host=addr[0],
+                    port=addr[1],
+                    family=family,
+                    ssl=self.ssl,
+                    server_hostname=self.host if self.ssl is not None else None,
+                )
+            except OSError as e:
+                last = e
+                if isinstance(e, ssl.SSLError):
+                    break  # another address of the same host would fail the same way
+            else:
+                assert isinstance(proto, Connection)
+                return proto
+        assert last is not None
+        raise CannotConnect(last)
+
+    async def _resolve(self) -> list[_Addr]:
+        """The host's addresses, asked again once `dns_ttl` passed."""
+        now = self.loop.time()
+        if self._dns is not None and self._dns[0] > now:
+            return self._dns[1]
+        try:
+            ip = ipaddress.ip_address(self.host.strip("[]"))
+        except ValueError:
+            try:
+                infos = await self.loop.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+            except OSError as e:
+                raise CannotConnect(e) from None
+            addrs: list[_Addr] = [(fam, sa) for fam, _, _, _, sa in infos]
+        else:
+            fam = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+            addrs = [(fam, (str(ip), self.port))]
+        self._dns = (now + self.dns_ttl, addrs)
+        return addrs
+
+    def release(self, conn: Connection) -> None:
+        """A response is done with `conn`: idle in the pool if reusable, else closed."""
+        if self.closed or not conn.reusable():
+            conn.close()
+        else:
+            conn.idle_since = self.loop.time()
+            self._idle.append(conn)
+            if self._sweep is None:
+                self._sweep = self.loop.call_at(
+                    conn.idle_since + self.keepalive_idle, self._sweep_idle
+                )
+        self._room()
+
+    def _sweep_idle(self) -> None:
+        """Close the connections idle for `keepalive_idle`; look again when the next is due."""
+        self._sweep = None
+        idle = self._idle
+        limit = self.loop.time() - self.keepalive_idle
+        while idle and idle[0].idle_since <= limit:
+            idle[0].close()
+        if idle:
+            due = idle[0].idle_since + self.keepalive_idle
+            self._sweep = self.loop.call_at(due, self._sweep_idle)
+
+    def forget(self, conn: Connection) -> None:
+        """`conn` is closed: it leaves the count and the idle list."""
+        known = conn in self._all
+        self._all.discard(conn)
+        if conn in self._idle:
+            self._idle.remove(conn)
+        if known:
+            self._room()
+
+    async def warm(self, n: int) -> None:
+        """Open connections until `n` are idle; a request on one of them pays nothing."""
+        want = n - len(self._idle)
+        if self.limit:
+            want = min(want, self.limit - len(self._all) - self._opening)
+        if want <= 0:
+            return
+        tasks = [self.loop.create_task(self.open()) for _ in range(want)]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for t in tasks:
+                if not t.cancelled() and t.exception() is None:
+                    conn = t.result()
+                    conn.stamps = None
+                    self.release(conn)
+
+    async def aclose(self) -> None:
+        """Close every connection, idle or in use, and wait (briefly) until they are."""
+        self.closed = True
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
+        conns = list(self._all)
+        for conn in conns:
+            conn.close()
+        pending = [c.lost for c in conns if not c.lost.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=1.0)
+        for conn in conns:
+            if not conn.lost.done() and conn.transport is not None:
+                conn.transport.abort()
+        while self._waiters:
+            self._room()
+
+
+def _cost(ssl_object: Any, start: int, end: int) -> tuple[float | None, float | None, bool | None]:
+    """(connect_s, tls_s, tls_resumed) of a connection opened from `start` to `end` (ns)."""
+    if ssl_object is None:
+        return (end - start) / 1e9, None, None
+    mid = handshake_started_ns(ssl_object)  # None: a caller's own context, not split
+    return (
+        ((mid or end) - start) / 1e9,
+        None if mid is None else (end - mid) / 1e9,
+        bool(ssl_object.session_reused),
+    )
