@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from itertools import repeat
+from typing import NamedTuple
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -39,7 +39,7 @@ _MAX_HEADERS = 256
 _MAX_LINE = 4096  # a chunk-size line or a trailer field
 _MAX_TRAILERS = 64 * 1024
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,15}")
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD = re.compile(r"^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*\r?$", re.MULTILINE)
 
 
 class HTTPProtocolError(Exception):
@@ -61,8 +61,7 @@ def request_bytes(method: str, target: str, block: bytes, body: bytes | None) ->
     return b"%b%bContent-Length: %d\r\n\r\n%b" % (line, block, len(body), body)
 
 
-@dataclass(frozen=True, slots=True)
-class Head:
+class Head(NamedTuple):
     """A response's status line and headers, and what they say about the body and the
     connection: `framing` is "chunked", "length" (`length` bytes) or "close" (until the
     server closes); `keep_alive` is whether the connection may serve another request."""
@@ -100,24 +99,32 @@ def parse_head(buf: bytes, *, method: str = "POST") -> tuple[Head, int] | None:
 
 
 def _head(text: str, method: str) -> Head | None:
-    lines = text.split("\r\n")
-    version, status, reason = _status_line(lines[0])
+    line, _, fields = text.partition("\r\n")
+    version, status, reason = _status_line(line)
     if 100 <= status < 200 and status != 101:
         return None
     if status == 101:
         raise HTTPProtocolError("the server switched protocols (101), which was not asked for")
-    if len(lines) > _MAX_HEADERS:
-        raise HTTPProtocolError(f"a response with over {_MAX_HEADERS} header lines")
-    headers: CIMultiDict[str] = CIMultiDict()
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if not sep or not _TOKEN.fullmatch(name):
-            raise HTTPProtocolError(f"a malformed header line: {line[:80]!r}")
-        headers.add(name, value.strip(" \t"))
+    headers = CIMultiDict(_fields(fields))
     framing, length = _framing(headers, status, method)
     conn = headers.get("Connection", "").lower()
     keep_alive = version == "HTTP/1.1" and "close" not in conn and framing != "close"
     return Head(status, reason, CIMultiDictProxy(headers), framing, length, keep_alive)
+
+
+def _fields(text: str) -> list[tuple[str, str]]:
+    """The header fields of a head, as (name, value) pairs: one regex pass, then a count of
+    lines to be sure every line was a field (a line that is not, or a bare LF, is refused)."""
+    if not text:
+        return []
+    lines = text.count("\r\n") + 1
+    if lines > _MAX_HEADERS:
+        raise HTTPProtocolError(f"a response with over {_MAX_HEADERS} header lines")
+    pairs: list[tuple[str, str]] = _FIELD.findall(text)
+    if len(pairs) != lines:
+        bad = next(x for x in text.split("\r\n") if not _FIELD.fullmatch(x))
+        raise HTTPProtocolError(f"a malformed header line: {bad[:80]!r}")
+    return pairs
 
 
 def _status_line(line: str) -> tuple[str, int, str]:
