@@ -87,10 +87,10 @@ def parse_head(buf: bytes, *, method: str = "POST") -> tuple[Head, int] | None:
     while True:
         end = buf.find(b"\r\n\r\n", start)
         if end < 0:
-            if len(buf) - start > MAX_HEAD_BYTES:
+            if len(buf) > MAX_HEAD_BYTES:
                 raise HTTPProtocolError(f"a response head over {MAX_HEAD_BYTES:,} bytes")
             return None
-        if end - start > MAX_HEAD_BYTES:
+        if end > MAX_HEAD_BYTES:  # interim heads count too: an endless run of them is refused
             raise HTTPProtocolError(f"a response head over {MAX_HEAD_BYTES:,} bytes")
         head = _head(buf[start:end].decode("latin-1"), method)
         if head is not None:
@@ -127,10 +127,15 @@ def _fields(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def _digits(text: str) -> bool:
+    """True for ASCII digits only (`str.isdigit` also takes "²" and other scripts' digits)."""
+    return text.isascii() and text.isdigit()
+
+
 def _status_line(line: str) -> tuple[str, int, str]:
     version, _, rest = line.partition(" ")
     code, _, reason = rest.partition(" ")
-    if version not in ("HTTP/1.1", "HTTP/1.0") or len(code) != 3 or not code.isdigit():
+    if version not in ("HTTP/1.1", "HTTP/1.0") or len(code) != 3 or not _digits(code):
         raise HTTPProtocolError(f"not an HTTP/1.1 status line: {line[:80]!r}")
     return version, int(code), reason.strip()
 
@@ -141,14 +146,14 @@ def _framing(headers: CIMultiDict[str], status: int, method: str) -> tuple[str, 
         return "length", 0
     codings = ",".join(headers.getall("Transfer-Encoding", ())).lower()
     if codings:
-        if [c.strip() for c in codings.split(",")][-1] != "chunked":
-            raise HTTPProtocolError(f"a transfer coding that is not chunked: {codings!r}")
+        if [c.strip() for c in codings.split(",")] != ["chunked"]:  # none other was asked for
+            raise HTTPProtocolError(f"a transfer coding other than chunked: {codings!r}")
         return "chunked", 0
     lengths = {v.strip() for v in ",".join(headers.getall("Content-Length", ())).split(",")}
     lengths.discard("")
     if not lengths:
         return "close", 0
-    if len(lengths) > 1 or not next(iter(lengths)).isdigit():
+    if len(lengths) > 1 or not _digits(next(iter(lengths))):
         raise HTTPProtocolError(f"a malformed Content-Length: {sorted(lengths)!r}")
     return "length", int(next(iter(lengths)))
 
@@ -159,7 +164,7 @@ def _framing(headers: CIMultiDict[str], status: int, method: str) -> tuple[str, 
 def _chunk_size(line: bytes) -> int:
     """The size on a chunk-size line: hex digits, maybe chunk extensions after a `;` (and
     nothing `int()` would also take: a sign, spaces inside, `_`, a `0x` prefix)."""
-    if line.isalnum() and line[1:2] not in b"xX":  # hex digits alone: the usual line
+    if len(line) <= 15 and line.isalnum() and line[1:2] not in b"xX":  # the usual line
         try:
             return int(line, 16)
         except ValueError:
@@ -175,12 +180,14 @@ _SIZE, _DATA, _DATA_END, _TRAILER, _DONE = range(5)
 
 class Body:
     """A body's framing: `feed(bytes)` returns the payload in them; `done` once the body is
-    complete (its bytes past the end are a protocol error: this client never pipelines)."""
+    complete. Bytes past the end are dropped and set `overrun`: the body is whole, but the
+    connection cannot serve another request (this client never pipelines)."""
 
-    __slots__ = ("done",)
+    __slots__ = ("done", "overrun")
 
     def __init__(self) -> None:
         self.done = False
+        self.overrun = False
 
     def feed(self, data: bytes) -> bytes:
         """The payload bytes in `data` (b"" when none)."""
@@ -209,7 +216,8 @@ class LengthBody(Body):
             self.left = left
             return data
         if left < 0:
-            raise HTTPProtocolError("the server sent more bytes than its Content-Length")
+            self.overrun = True
+            data = data[: self.left]
         self.left = 0
         self.done = True
         return data
@@ -315,7 +323,8 @@ class ChunkedBody(Body):
                 pos += 2
                 self._state = _SIZE
             elif state == _DONE:
-                raise HTTPProtocolError("bytes after the end of a chunked body")
+                self.overrun = True
+                return n
             else:
                 eol = data.find(b"\r\n", pos)
                 if eol < 0:
@@ -326,6 +335,8 @@ class ChunkedBody(Body):
 
     def _line(self, line: bytes) -> None:
         """A chunk-size line, or a trailer line (dropped; an empty one ends the body)."""
+        if len(line) > _MAX_LINE:
+            raise HTTPProtocolError("a chunk-size or trailer line over 4 KiB")
         if self._state == _SIZE:
             self._left = _chunk_size(line)
             self._state = _DATA if self._left else _TRAILER
@@ -345,31 +356,57 @@ class ChunkedBody(Body):
 
 
 class DecodedBody(Body):
-    """A body whose payload the server compressed (Content-Encoding gzip or deflate)."""
+    """A body whose payload the server compressed (Content-Encoding gzip or deflate; deflate
+    zlib-wrapped as the RFC says, or raw as some servers send it). The compressed stream
+    must end where the body ends: a cut-short one is refused."""
 
-    __slots__ = ("_inner", "_z")
+    __slots__ = ("_coding", "_inner", "_started", "_z")
 
     def __init__(self, inner: Body, coding: str) -> None:
         super().__init__()
         self._inner = inner
+        self._coding = coding
+        self._started = False
         wbits = 16 + zlib.MAX_WBITS if coding == "gzip" else zlib.MAX_WBITS
         self._z = zlib.decompressobj(wbits)
         self.done = inner.done
 
     def feed(self, data: bytes) -> bytes:
         """The decompressed payload in `data`."""
+        inner = self._inner
+        raw = inner.feed(data)
+        self.overrun = inner.overrun
         try:
-            out = self._z.decompress(self._inner.feed(data))
-            self.done = self._inner.done
-            if self.done:
-                out += self._z.flush()
+            out = self._decompress(raw)
+            if inner.done:
+                out += self._finish()
         except zlib.error as e:
             raise HTTPProtocolError(f"the compressed body is corrupt: {e}") from None
+        self.done = inner.done
+        return out
+
+    def _decompress(self, raw: bytes) -> bytes:
+        if self._started or not raw:
+            return self._z.decompress(raw)
+        self._started = True
+        try:
+            return self._z.decompress(raw)
+        except zlib.error:
+            if self._coding != "deflate":
+                raise
+            self._z = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, without the wrapper
+            return self._z.decompress(raw)
+
+    def _finish(self) -> bytes:
+        out = self._z.flush()
+        if self._started and not self._z.eof:
+            raise HTTPProtocolError("the compressed body ended before its compressed stream")
         return out
 
     def end(self) -> None:
-        """The connection closed."""
+        """The connection closed: the body must be whole, and so its compressed stream."""
         self._inner.end()
+        self._finish()
         self.done = True
 
 

@@ -122,6 +122,8 @@ class BodyReader:
                     self._conn.pause()
             if body.done:
                 self.eof = True
+                if body.overrun:
+                    self._conn.close()  # the body is whole; the bytes past it end the connection
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
@@ -130,7 +132,7 @@ class BodyReader:
 
     def end(self, exc: BaseException | None) -> None:
         """The connection is gone: the body's end if it is complete, else an error."""
-        if not self.eof:
+        if not self.eof and self._exc is None:  # (a malformed body keeps its own error)
             try:
                 self._body.end()
                 self.eof = True
@@ -442,9 +444,12 @@ class Pool:
         self._waiters.append(waiter)
         try:
             await waiter
-        finally:
+        except BaseException:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
+            elif waiter.done() and not waiter.cancelled():
+                self._room()  # woken, then cancelled before it ran: wake the next one instead
+            raise
 
     def _room(self) -> None:
         """A connection went idle or away: let the longest waiter look again."""
