@@ -161,6 +161,25 @@ def _framing(headers: CIMultiDict[str], status: int, method: str) -> tuple[str, 
 # --- body framing ------------------------------------------------------------------------
 
 
+def _verified(parts: list[bytes]) -> list[bytes] | None:
+    """The payloads of `parts` (size, payload, size, payload, ... as split at CRLF) if every
+    size is hex digits alone, not 0, and equal to its payload's length; else None."""
+    sizes = parts[0::2]
+    payloads = parts[1::2]
+    if len(sizes) != len(payloads):
+        return None
+    digits = b"".join(sizes)
+    if not digits.isalnum() or b"x" in digits or b"X" in digits:
+        return None
+    try:
+        lengths = list(map(int, sizes, repeat(16)))
+    except ValueError:
+        return None
+    if 0 in lengths or lengths != list(map(len, payloads)):
+        return None
+    return payloads
+
+
 def _chunk_size(line: bytes) -> int:
     """The size on a chunk-size line: hex digits, maybe chunk extensions after a `;` (and
     nothing `int()` would also take: a sign, spaces inside, `_`, a `0x` prefix)."""
@@ -255,10 +274,16 @@ class ChunkedBody(Body):
         if self._tail:
             data = self._tail + data
             self._tail = b""
-        elif self._state == _SIZE:
-            whole = self._whole(data)
-            if whole is not None:
-                return whole
+        state = self._state
+        if state == _SIZE:
+            fast = self._whole(data)
+            if fast is not None:
+                return fast
+        elif state == _DATA and data.startswith(b"\r\n", self._left):
+            return self._finish_chunk(data)  # a bulk read: the chunk under way ends in it
+        return self._general(data)
+
+    def _general(self, data: bytes) -> bytes:
         pieces: list[bytes] = []
         pos = self._run(data, pieces)
         if pos < len(data):
@@ -267,14 +292,27 @@ class ChunkedBody(Body):
             return pieces[0]
         return b"".join(pieces)
 
+    def _finish_chunk(self, data: bytes) -> bytes:
+        """The rest of the chunk under way, then the chunks after it (a read in a bulk
+        transfer starts and ends mid-chunk)."""
+        left = self._left
+        self._left = 0
+        self._state = _SIZE
+        rest = data[left + 2 :]
+        if not rest:
+            return data[:left]
+        fast = self._whole(rest)
+        return data[:left] + (self._general(rest) if fast is None else fast)
+
     def _whole(self, data: bytes) -> bytes | None:
-        """The payload of a read that is whole chunks, cut without a Python step per chunk;
-        None when it is anything else (the general path then reads it).
+        """The payload of a read that starts at a chunk-size line, cut without a Python step
+        per chunk; None when it cannot be (the general path then reads it).
 
         A token stream's server writes each event as one whole chunk, so a read is one chunk
-        or several. One is cut from its size line; several are split at CRLF and kept only
-        if every size (hex digits alone) equals its payload's length: a payload holding a
-        CRLF cannot pass, since the size before it counts the bytes past that CRLF too."""
+        or several, and in a bulk transfer it ends mid-chunk. One chunk is cut from its size
+        line. More are split at CRLF and kept only if every size (hex digits alone) equals
+        its payload's length: a payload holding a CRLF cannot pass, since the size before it
+        counts the bytes past that CRLF too."""
         eol = data.find(b"\r\n", 0, 20)
         if eol <= 0:
             return None
@@ -283,23 +321,38 @@ class ChunkedBody(Body):
             return data[eol + 2 : end]  # exactly one chunk: the usual read
         done = data.endswith(b"\r\n0\r\n\r\n")
         parts = (data[:-5] if done else data).split(b"\r\n")
-        if len(parts) < 3 or not len(parts) & 1 or parts[-1]:
+        if len(parts) & 1:  # ends at a chunk boundary, or inside a size line
+            whole, partial = parts[:-1], None
+        elif done:
             return None
-        sizes = parts[0:-1:2]
-        digits = b"".join(sizes)
-        if not digits.isalnum() or b"x" in digits or b"X" in digits:
-            return None
-        try:
-            lengths = list(map(int, sizes, repeat(16)))
-        except ValueError:
-            return None
-        payloads = parts[1:-1:2]
-        if 0 in lengths or lengths != list(map(len, payloads)):
+        else:  # ends inside a payload: parts[-2] is its size
+            whole, partial = parts[:-2], parts[-2:]
+        payloads = _verified(whole)
+        if payloads is None or (partial is not None and not self._started(partial, payloads)):
             return None
         if done:
             self._state = _DONE
             self.done = True
+        elif partial is None and parts[-1]:
+            self._keep(parts[-1], 0)  # the start of the next size line
         return b"".join(payloads)
+
+    def _started(self, partial: list[bytes], payloads: list[bytes]) -> bool:
+        """Take a chunk whose payload the read ends in (`partial`: its size line and what
+        came of its payload); False if it does not add up."""
+        line, got = partial
+        if not (0 < len(line) <= 15 and line.isalnum()) or line[1:2] in b"xX":
+            return False
+        try:
+            size = int(line, 16)
+        except ValueError:
+            return False
+        if not 0 < len(got) <= size:
+            return False
+        payloads.append(got)
+        self._left = size - len(got)
+        self._state = _DATA if self._left else _DATA_END
+        return True
 
     def _run(self, data: bytes, pieces: list[bytes]) -> int:
         """Cut `data` into payload `pieces`, state by state (a chunk split across reads,

@@ -42,7 +42,7 @@ READ_SIZE = 64 * 1024
 large that the C allocator maps and unmaps it on every read (three system calls, ~10 µs on
 each network read of a token stream); 64 KiB stays on the heap and still takes a whole
 burst of chunks in one read."""
-_HIGH_WATER = 256 * 1024  # unread body bytes at which the socket stops being read
+_HIGH_WATER = 1024 * 1024  # unread body bytes at which the socket stops being read
 _perf_ns = time.perf_counter_ns
 
 
