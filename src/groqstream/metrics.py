@@ -100,7 +100,7 @@ class StreamMetrics:
 
     The connection: `connection_reused` (a pooled one: no connect, no handshake paid; None
     when unknown), else `connect_s` (DNS and TCP) and `tls_s` (the TLS handshake; None over
-    plain HTTP, and with your own `ssl.SSLContext`, when `connect_s` holds both), inside
+    plain HTTP), inside
     TTFT; `tls_resumed` when the handshake resumed a session; `stale_resend` when the
     request was re-sent because its pooled connection had been closed by the server (the
     re-send's connection is the one described).
