@@ -72,7 +72,7 @@ class _Stream:
 
 async def _drain_partial(text: str) -> Any:
     last = None
-    async for p in iter_partial(_Stream(text)):  # type: ignore[arg-type]
+    async for p in iter_partial(_Stream(text)):
         last = p.value
     return last
 

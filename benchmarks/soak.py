@@ -28,6 +28,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
 MODEL = "llama-3.1-8b-instant"
@@ -77,7 +78,7 @@ def use_uvloop(choice: str) -> bool:
     return True
 
 
-def serve(port: mp.Value, loop: str) -> None:  # type: ignore[type-arg]
+def serve(port: Synchronized[int], loop: str) -> None:
     """The server process: a fast SimulatedServer until killed."""
     from groqstream.testing import SimulatedServer
 

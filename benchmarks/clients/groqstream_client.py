@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from common import MESSAGES, args, main
@@ -14,7 +15,11 @@ LIBRARY_STAMPS = args().stamps == "library"  # the stamp taken as the bytes arri
 
 
 async def opener(url: str, concurrency: int) -> Client:
-    return await Client(base_url=url, timeout=Timeouts(total=None), max_retries=0).__aenter__()
+    # BENCH_PREWARM=1: open and handshake `concurrency` connections before the timed window,
+    # as a service that knows its concurrency would (Client(prewarm=N)).
+    prewarm = concurrency if os.environ.get("BENCH_PREWARM") else 0
+    client = Client(base_url=url, timeout=Timeouts(total=None), max_retries=0, prewarm=prewarm)
+    return await client.__aenter__()
 
 
 async def one(client: Client, n: int, record: bool) -> tuple[str, int, list[tuple[int, int]], int]:
