@@ -202,6 +202,7 @@ class Connection(asyncio.Protocol):
         self.lost: asyncio.Future[None] = pool.loop.create_future()
         self.ready: asyncio.Future[None] = pool.loop.create_future()  # TCP (and TLS) up
         self.tcp_ns = 0  # when the TCP connection was up
+        self.session_kept = False  # its TLS session was stored for the next connection
         self._head_buf = b""
         self._head_wait: asyncio.Future[Head] | None = None
         self._method = "POST"
@@ -609,6 +610,17 @@ class Pool:
         conn.stamps = _cost(conn, start, _perf_ns())
         return conn
 
+    def _keep_session(self, conn: Connection) -> None:
+        """Store `conn`'s TLS session for the next new connection to the host, after its
+        first response (a TLS 1.3 ticket comes after the handshake; by the end of a
+        response it is there). Once per connection: CPython copies a session through its
+        DER encoding, certificate included, on every read of `SSLObject.session` (~0.15 ms
+        here). A caller's own context has no session cache: nothing to do."""
+        conn.session_kept = True
+        sessions = getattr(self.ssl, "sessions", None)
+        if sessions is not None and conn.ssl_object is not None:
+            sessions.keep(conn.ssl_object)
+
     async def _connect(self) -> Connection:
         last: OSError | None = None
         for family, addr in await self._resolve():
@@ -654,6 +666,8 @@ class Pool:
         if self.closed or not conn.reusable():
             conn.close()
         else:
+            if not conn.session_kept and conn.head is not None:
+                self._keep_session(conn)
             conn.idle_since = self.loop.time()
             self._idle.append(conn)
             if self._sweep is None:

@@ -382,14 +382,6 @@ class Transport:
             return
         raise error
 
-    def keep_session(self, resp: Response) -> None:
-        """Remember the TLS session of `resp`'s new connection for the next one to the host
-        (a TLS 1.3 ticket that came after the response headers is there by the body's end)."""
-        sessions = getattr(self._ssl, "sessions", None)
-        ssl_object = resp.ssl_object
-        if sessions is not None and ssl_object is not None:
-            sessions.keep(ssl_object)
-
     async def aclose(self) -> None:
         """Close the pool and every connection in it; no new one is made after this."""
         self._closed = True
@@ -423,8 +415,6 @@ class Transport:
         data = request_bytes("POST", self._prefix + path, block, orjson.dumps(body))
         info = conn if conn is not None else ConnStamps()
         resp = await self._send(data, "POST", deadlines, info)
-        if info.reused is False:
-            self.keep_session(resp)  # TLS 1.2 sessions, and 1.3 tickets that came already
         expected = "text/event-stream" if stream else "application/json"
         url = self.url(path)
         try:

@@ -392,10 +392,7 @@ class ChatStream:
         resp = self._resp
         if resp is not None:
             if self._state is StreamState.FINISHED:
-                conn = self._conn
-                if conn is not None and conn.reused is False:  # a new connection, once
-                    self._transport.keep_session(resp)
-                resp.release()
+                resp.release()  # (the pool keeps a new connection's TLS session then)
             else:
                 resp.close()
             self._resp = None
