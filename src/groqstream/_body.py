@@ -27,6 +27,10 @@ def check_header_value(name: str, value: object) -> str:
         raise ConfigError(f"{name} must be a string, got {type(value).__name__}")
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
         raise ConfigError(f"{name} contains a control character (CR, LF, ...): refused")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate; the value is not shown (it may be a key)
+        raise ConfigError(f"{name} cannot be encoded as UTF-8: refused") from None
     return value
 
 

@@ -38,6 +38,8 @@ MAX_HEAD_BYTES = 64 * 1024
 _MAX_HEADERS = 256
 _MAX_LINE = 4096  # a chunk-size line or a trailer field
 _MAX_TRAILERS = 64 * 1024
+_INFLATE_STEP = 1024 * 1024  # payload inflated from a compressed body per step
+_MAX_MEMBERS = 1024  # gzip members in one body (aiohttp's bound too)
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,15}")
 _FIELD = re.compile(r"^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*\r?$", re.MULTILINE)
 
@@ -48,14 +50,19 @@ class HTTPProtocolError(Exception):
 
 def head_block(headers: Mapping[str, str]) -> bytes:
     """Header lines, each ending in CRLF, for headers every request of a connection sends
-    (built once per client). Names and values were checked for control characters."""
-    return "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode("latin-1")
+    (built once per client). Names and values were checked for control characters; values
+    go out UTF-8 encoded, as aiohttp sent them."""
+    return "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode("utf-8")
 
 
 def request_bytes(method: str, target: str, block: bytes, body: bytes | None) -> bytes:
     """A whole request: request line, `block` (from `head_block`, Host included), a
-    Content-Length when there is a body, the blank line and the body."""
-    line = f"{method} {target} HTTP/1.1\r\n".encode("latin-1")
+    Content-Length when there is a body, the blank line and the body. `target` must be
+    percent-encoded already: a space, a control or a non-ASCII character in it is refused
+    (it would end the request line early: request smuggling)."""
+    if not target.isascii() or any(c <= " " or c == "\x7f" for c in target):
+        raise ValueError(f"a request target that is not percent-encoded: {target[:80]!r}")
+    line = f"{method} {target} HTTP/1.1\r\n".encode("ascii")
     if body is None:
         return line + block + b"\r\n"
     return b"%b%bContent-Length: %d\r\n\r\n%b" % (line, block, len(body), body)
@@ -86,12 +93,11 @@ def parse_head(buf: bytes, *, method: str = "POST") -> tuple[Head, int] | None:
     start = 0
     while True:
         end = buf.find(b"\r\n\r\n", start)
-        if end < 0:
-            if len(buf) > MAX_HEAD_BYTES:
-                raise HTTPProtocolError(f"a response head over {MAX_HEAD_BYTES:,} bytes")
-            return None
-        if end > MAX_HEAD_BYTES:  # interim heads count too: an endless run of them is refused
+        # Interim heads count toward the limit too: an endless run of them is refused.
+        if (end if end >= 0 else len(buf)) > MAX_HEAD_BYTES:
             raise HTTPProtocolError(f"a response head over {MAX_HEAD_BYTES:,} bytes")
+        if end < 0:
+            return None
         head = _head(buf[start:end].decode("latin-1"), method)
         if head is not None:
             return head, end + 4
@@ -109,6 +115,8 @@ def _head(text: str, method: str) -> Head | None:
     framing, length = _framing(headers, status, method)
     conn = headers.get("Connection", "").lower()
     keep_alive = version == "HTTP/1.1" and "close" not in conn and framing != "close"
+    if framing == "chunked" and "Content-Length" in headers:
+        keep_alive = False  # both framings given (RFC 9112 §6.3): chunked wins, then close
     return Head(status, reason, CIMultiDictProxy(headers), framing, length, keep_alive)
 
 
@@ -118,6 +126,8 @@ def _fields(text: str) -> list[tuple[str, str]]:
     if not text:
         return []
     lines = text.count("\r\n") + 1
+    if text.count("\n") != lines - 1 or text.count("\r") != lines - 1:
+        raise HTTPProtocolError("a header line with a bare CR or LF")
     if lines > _MAX_HEADERS:
         raise HTTPProtocolError(f"a response with over {_MAX_HEADERS} header lines")
     pairs: list[tuple[str, str]] = _FIELD.findall(text)
@@ -180,14 +190,22 @@ def _verified(parts: list[bytes]) -> list[bytes] | None:
     return payloads
 
 
-def _chunk_size(line: bytes) -> int:
-    """The size on a chunk-size line: hex digits, maybe chunk extensions after a `;` (and
-    nothing `int()` would also take: a sign, spaces inside, `_`, a `0x` prefix)."""
-    if len(line) <= 15 and line.isalnum() and line[1:2] not in b"xX":  # the usual line
+def _hex_size(line: bytes) -> int | None:
+    """The size if `line` is hex digits alone (the usual chunk-size line), else None; none
+    of what `int()` would also take (a sign, spaces, `_`, a `0x` prefix)."""
+    if 0 < len(line) <= 15 and line.isalnum() and line[1:2] not in b"xX":
         try:
             return int(line, 16)
         except ValueError:
-            pass
+            return None
+    return None
+
+
+def _chunk_size(line: bytes) -> int:
+    """The size on a chunk-size line: hex digits, maybe chunk extensions after a `;`."""
+    size = _hex_size(line)
+    if size is not None:
+        return size
     hexa = line.split(b";", 1)[0].strip(b" \t")
     if not _HEX.fullmatch(hexa):
         raise HTTPProtocolError(f"a malformed chunk size: {line[:40]!r}")
@@ -200,22 +218,31 @@ _SIZE, _DATA, _DATA_END, _TRAILER, _DONE = range(5)
 class Body:
     """A body's framing: `feed(bytes)` returns the payload in them; `done` once the body is
     complete. Bytes past the end are dropped and set `overrun`: the body is whole, but the
-    connection cannot serve another request (this client never pipelines)."""
+    connection cannot serve another request (this client never pipelines). `backlog`: payload
+    is waiting to be made without more bytes from the socket (`more()`: a compressed body
+    inflates a bounded step at a time)."""
 
-    __slots__ = ("done", "overrun")
+    __slots__ = ("backlog", "done", "overrun")
 
     def __init__(self) -> None:
         self.done = False
         self.overrun = False
+        self.backlog = False
 
     def feed(self, data: bytes) -> bytes:
         """The payload bytes in `data` (b"" when none)."""
         raise NotImplementedError
 
-    def end(self) -> None:
-        """The connection closed: fine if the body is complete, else a protocol error."""
+    def more(self) -> bytes:
+        """The next step of the backlog (b"" when there is none)."""
+        return b""
+
+    def end(self) -> bytes:
+        """The connection closed: fine if the body is complete (returns what payload that
+        completes, usually b""), else a protocol error."""
         if not self.done:
             raise HTTPProtocolError("the connection closed before the body was complete")
+        return b""
 
 
 class LengthBody(Body):
@@ -251,9 +278,10 @@ class CloseBody(Body):
         """All of `data` is payload."""
         return data
 
-    def end(self) -> None:
+    def end(self) -> bytes:
         """The close is the body's end."""
         self.done = True
+        return b""
 
 
 class ChunkedBody(Body):
@@ -341,13 +369,8 @@ class ChunkedBody(Body):
         """Take a chunk whose payload the read ends in (`partial`: its size line and what
         came of its payload); False if it does not add up."""
         line, got = partial
-        if not (0 < len(line) <= 15 and line.isalnum()) or line[1:2] in b"xX":
-            return False
-        try:
-            size = int(line, 16)
-        except ValueError:
-            return False
-        if not 0 < len(got) <= size:
+        size = _hex_size(line)
+        if size is None or not 0 < len(got) <= size:
             return False
         payloads.append(got)
         self._left = size - len(got)
@@ -409,58 +432,91 @@ class ChunkedBody(Body):
 
 
 class DecodedBody(Body):
-    """A body whose payload the server compressed (Content-Encoding gzip or deflate; deflate
-    zlib-wrapped as the RFC says, or raw as some servers send it). The compressed stream
+    """A body whose payload the server compressed (Content-Encoding gzip, of one member or
+    several, or deflate: zlib-wrapped as the RFC says, or raw as some servers send it).
+
+    Inflated a bounded step at a time (`_INFLATE_STEP`): what a read's bytes inflate to
+    beyond that waits in `backlog` until the reader asks for `more()`, so a small
+    compressed body that inflates to gigabytes (a "zip bomb") meets the reader's flow
+    control and limits instead of being inflated whole in one go. The compressed stream
     must end where the body ends: a cut-short one is refused."""
 
-    __slots__ = ("_coding", "_inner", "_started", "_z")
+    __slots__ = ("_coding", "_inner", "_members", "_started", "_tail", "_z")
 
     def __init__(self, inner: Body, coding: str) -> None:
         super().__init__()
         self._inner = inner
         self._coding = coding
         self._started = False
-        wbits = 16 + zlib.MAX_WBITS if coding == "gzip" else zlib.MAX_WBITS
-        self._z = zlib.decompressobj(wbits)
+        self._members = 1
+        self._tail = b""  # compressed bytes not inflated yet: the last step was full
+        self._z = zlib.decompressobj(16 + zlib.MAX_WBITS if coding == "gzip" else zlib.MAX_WBITS)
         self.done = inner.done
 
     def feed(self, data: bytes) -> bytes:
-        """The decompressed payload in `data`."""
+        """The inflated payload of `data` (one step of it at most)."""
         inner = self._inner
         raw = inner.feed(data)
         self.overrun = inner.overrun
+        return self._step(self._tail + raw if self._tail else raw)
+
+    def more(self) -> bytes:
+        """The next step of the backlog."""
+        return self._step(self._tail)
+
+    def end(self) -> bytes:
+        """The connection closed: the body must be whole, and so its compressed stream."""
+        self._inner.end()
+        return self._step(self._tail)
+
+    def _step(self, raw: bytes) -> bytes:
         try:
-            out = self._decompress(raw)
-            if inner.done:
+            out = self._inflate(raw)
+            if self._inner.done and not self._tail:
                 out += self._finish()
         except zlib.error as e:
             raise HTTPProtocolError(f"the compressed body is corrupt: {e}") from None
-        self.done = inner.done
+        self.backlog = bool(self._tail)
+        self.done = self._inner.done and not self.backlog
         return out
 
-    def _decompress(self, raw: bytes) -> bytes:
+    def _inflate(self, raw: bytes) -> bytes:
+        """Up to `_INFLATE_STEP` bytes of payload from `raw` (the rest left in `_tail`),
+        going on into the next gzip member where one ends and another starts."""
+        out = self._decompress(raw, _INFLATE_STEP)
+        z = self._z
+        while not z.unconsumed_tail and z.eof and z.unused_data and self._coding == "gzip":
+            self._members += 1
+            if self._members > _MAX_MEMBERS:
+                raise HTTPProtocolError(f"a gzip body of over {_MAX_MEMBERS} members")
+            rest, self._z = z.unused_data, zlib.decompressobj(16 + zlib.MAX_WBITS)
+            z = self._z
+            if len(out) >= _INFLATE_STEP:
+                self._tail = rest  # the step is full: the next member waits for more()
+                return out
+            out += z.decompress(rest, _INFLATE_STEP - len(out))
+        self._tail = z.unconsumed_tail
+        return out
+
+    def _decompress(self, raw: bytes, budget: int) -> bytes:
         if self._started or not raw:
-            return self._z.decompress(raw)
+            return self._z.decompress(raw, budget)
         self._started = True
         try:
-            return self._z.decompress(raw)
+            return self._z.decompress(raw, budget)
         except zlib.error:
             if self._coding != "deflate":
                 raise
             self._z = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, without the wrapper
-            return self._z.decompress(raw)
+            return self._z.decompress(raw, budget)
 
     def _finish(self) -> bytes:
         out = self._z.flush()
         if self._started and not self._z.eof:
             raise HTTPProtocolError("the compressed body ended before its compressed stream")
+        if self._z.unused_data:
+            raise HTTPProtocolError("bytes after the end of the compressed stream")
         return out
-
-    def end(self) -> None:
-        """The connection closed: the body must be whole, and so its compressed stream."""
-        self._inner.end()
-        self._finish()
-        self.done = True
 
 
 def body_for(head: Head) -> Body:

@@ -23,6 +23,8 @@ import ssl
 import time
 from typing import Any, cast
 
+from multidict import CIMultiDictProxy
+
 from ._h1 import Body, Head, HTTPProtocolError, body_for, parse_head
 from ._tls import handshake_started_ns
 
@@ -127,21 +129,32 @@ class BodyReader:
                 self.eof = True
                 if body.overrun:
                     self._conn.close()  # the body is whole; the bytes past it end the connection
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self._wake()
+
+    def _pull(self) -> None:
+        """Take the next step of the body's backlog (a compressed body inflating)."""
+        try:
+            payload = self._body.more()
+        except HTTPProtocolError as e:
+            self._exc = e
+            self._conn.close()
+            return
+        if payload:
+            self._buf.append(payload)
+        self.eof = self._body.done
 
     def end(self, exc: BaseException | None) -> None:
         """The connection is gone: the body's end if it is complete, else an error."""
         if not self.eof and self._exc is None:  # (a malformed body keeps its own error)
             try:
-                self._body.end()
-                self.eof = True
+                tail = self._body.end()
             except HTTPProtocolError:
                 why = f"{type(exc).__name__}: {exc}" if exc else "closed by the server"
                 self._exc = Disconnected(f"the connection was lost mid-body ({why})", early=False)
+            else:
+                if tail:
+                    self._buf.append(tail)
+                self.eof = self._body.done
         self._wake()
 
     def set_exception(self, exc: BaseException) -> None:
@@ -161,6 +174,11 @@ class BodyReader:
         """True if payload has arrived that was not read yet."""
         return bool(self._buf)
 
+    @property
+    def failed(self) -> bool:
+        """True once reading the body ended in an error."""
+        return self._exc is not None
+
     def at_eof(self) -> bool:
         """True once the body ended and all of it was read."""
         return self.eof and not self._buf
@@ -170,6 +188,9 @@ class BodyReader:
         while not self._buf:
             if self._exc is not None:
                 raise self._exc
+            if self._body.backlog:
+                self._pull()
+                continue
             if self.eof:
                 return b""
             self._waiter = waiter = self._conn.loop.create_future()
@@ -182,8 +203,6 @@ class BodyReader:
             self._paused = False
             self._conn.resume()
         return data
-
-    readany = read
 
 
 class Connection(asyncio.Protocol):
@@ -215,6 +234,10 @@ class Connection(asyncio.Protocol):
         self.transport = transport = cast(asyncio.Transport, transport)  # uvloop's are not
         if getattr(transport, "max_size", 0) > READ_SIZE:
             transport.max_size = READ_SIZE  # type: ignore[attr-defined]
+        self._connected()
+
+    def _connected(self) -> None:
+        """Plain HTTP: ready at once (TLS starts its handshake here instead)."""
         self._up()
 
     def _up(self) -> None:
@@ -266,8 +289,8 @@ class Connection(asyncio.Protocol):
         """The connection is gone: fail what waits on it and leave the pool."""
         self.closed = True
         if not self.ready.done():
-            why = f"the connection closed as it opened ({exc})"
-            self.ready.set_exception(ConnectionResetError(why))
+            why = f"{type(exc).__name__}: {exc}" if exc else "by the server"
+            self.ready.set_exception(ConnectionResetError(f"closed as it opened ({why})"))
         wait = self._head_wait
         if wait is not None:
             self._head_wait = None
@@ -292,6 +315,10 @@ class Connection(asyncio.Protocol):
         self.head = None
         self._method = method
         self._head_wait = wait = self.loop.create_future()
+        if self.closed or self.transport.is_closing():  # lost before the request went out
+            self._head_wait = None
+            wait.set_exception(Disconnected("the connection had closed", early=True))
+            return wait
         self._write(data)
         return wait
 
@@ -309,7 +336,7 @@ class Connection(asyncio.Protocol):
         reader, head = self.reader, self.head
         if reader is None:
             return head is None
-        return head is not None and head.keep_alive and reader.at_eof() and reader._exc is None
+        return head is not None and head.keep_alive and reader.at_eof() and not reader.failed
 
     def pause(self) -> None:
         """Stop reading the socket (the reader is behind)."""
@@ -352,11 +379,17 @@ class TLSConnection(Connection):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """The TCP connection is up: the TLS handshake starts."""
-        self.tcp_ns = _perf_ns()
-        self.transport = cast(asyncio.Transport, transport)
-        self._tls = self._context.wrap_bio(
-            self._incoming, self._outgoing, server_hostname=self.pool.host
-        )
+        super().connection_made(transport)  # (stamps, read size; `_connected` below)
+
+    def _connected(self) -> None:
+        try:
+            self._tls = self._context.wrap_bio(
+                self._incoming, self._outgoing, server_hostname=self.pool.host
+            )
+        except (ssl.SSLError, OSError, ValueError) as e:  # e.g. a server-side context
+            self.ready.set_exception(ssl.SSLError(f"cannot start TLS with this context: {e}"))
+            self.close()
+            return
         self._handshake()
 
     def _handshake(self) -> None:
@@ -387,11 +420,7 @@ class TLSConnection(Connection):
         if self._outgoing.pending:
             self._flush()  # (a key update or a ticket acknowledgement to send)
         if plain:
-            reader = self.reader
-            if reader is not None:
-                reader.feed(plain)
-            else:
-                self._head_bytes(plain)
+            super().data_received(plain)
 
     def _decrypt(self) -> bytes:
         """All the plaintext of the records received whole (b"" for none)."""
@@ -425,6 +454,8 @@ class TLSConnection(Connection):
         """Close: a TLS close_notify first (not waiting for the server's), then TCP."""
         tls = self._tls
         if self._secure and tls is not None:
+            if self.head is not None and not self.session_kept:
+                self.pool.keep_session(self)  # a response came: its ticket is in
             self._secure = False
             with contextlib.suppress(ssl.SSLError, OSError):
                 tls.unwrap()  # (raises wanting the server's close_notify: not waited for)
@@ -461,7 +492,7 @@ class Response:
         return self.head.reason
 
     @property
-    def headers(self) -> Any:
+    def headers(self) -> CIMultiDictProxy[str]:
         """The response headers (a case-insensitive multidict)."""
         return self.head.headers
 
@@ -606,11 +637,13 @@ class Pool:
         if self.closed:
             conn.close()
             raise PoolClosed("the client was closed")
+        if conn.closed:  # lost in the turn between its handshake and now
+            raise CannotConnect(ConnectionResetError("the server closed the connection at once"))
         self._all.add(conn)
         conn.stamps = _cost(conn, start, _perf_ns())
         return conn
 
-    def _keep_session(self, conn: Connection) -> None:
+    def keep_session(self, conn: Connection) -> None:
         """Store `conn`'s TLS session for the next new connection to the host, after its
         first response (a TLS 1.3 ticket comes after the handshake; by the end of a
         response it is there). Once per connection: CPython copies a session through its
@@ -667,7 +700,7 @@ class Pool:
             conn.close()
         else:
             if not conn.session_kept and conn.head is not None:
-                self._keep_session(conn)
+                self.keep_session(conn)
             conn.idle_since = self.loop.time()
             self._idle.append(conn)
             if self._sweep is None:
@@ -698,23 +731,37 @@ class Pool:
 
     async def warm(self, n: int) -> None:
         """Open connections until `n` are idle; a request on one of them pays nothing."""
-        want = n - len(self._idle)
+        want = n - len(self._idle) - self._opening  # (opens under way will be idle too)
         if self.limit:
             want = min(want, self.limit - len(self._all) - self._opening)
         if want <= 0:
             return
-        tasks = [self.loop.create_task(self.open()) for _ in range(want)]
+        self._opening += want  # counted now, before a request can look at the pool
+        tasks = []
+        for _ in range(want):
+            task = self.loop.create_task(self._warm_one())
+            task.add_done_callback(self._warmed)  # (runs even if cancelled before it began)
+            tasks.append(task)
         try:
             await asyncio.gather(*tasks)
         finally:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            for t in tasks:
-                if not t.cancelled() and t.exception() is None:
-                    conn = t.result()
-                    conn.stamps = None
-                    self.release(conn)
+
+    async def _warm_one(self) -> None:
+        """One warm-up connection, idle in the pool once open: each task hands its own
+        over, so a cancelled warm-up leaves none behind in limbo; a request on it pays
+        nothing (no stamps)."""
+        conn = await self.open()
+        conn.stamps = None
+        self.release(conn)
+
+    def _warmed(self, task: asyncio.Task[None]) -> None:
+        self._opening -= 1
+        self._room()
+        if not task.cancelled():
+            task.exception()  # (retrieved: `warm` raises the first failure itself)
 
     async def aclose(self) -> None:
         """Close every connection, idle or in use, and wait (briefly) until they are."""

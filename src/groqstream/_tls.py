@@ -1,14 +1,13 @@
 """TLS contexts that resume sessions: a new pooled connection to a host already seen skips the
 full handshake.
 
-DESIGN: beside `_transport.py`, which builds its connector with `client_context(verify)` and
-hands back each new connection's session with `SessionCache.keep`. asyncio and uvloop create
-the TLS object of every connection through `SSLContext.wrap_bio(..., server_hostname=...)`;
-`ResumingContext.wrap_bio` passes the last good session for that host as `session=`, and
-stamps the moment the TCP connection was ready (the handshake starts there), so the
-connector can split a connection's cost into connect and TLS. A session is taken from a
-connection once it holds a resumable ticket: with TLS 1.3 the tickets arrive after the
-handshake, so that is after the first response, not at connect.
+DESIGN: beside `_pool.py`, whose TLS connections run the handshake themselves on
+`client_context(verify)` (or a caller's own context): `TLSConnection` creates its TLS object
+with `SSLContext.wrap_bio(..., server_hostname=...)`, and `ResumingContext.wrap_bio` passes
+the last good session for that host as `session=` and stamps the moment the TCP connection
+was ready (the handshake starts there), so a connection's cost splits into connect and TLS.
+The pool hands a connection's session back with `SessionCache.keep` after its first
+response: with TLS 1.3 the tickets arrive after the handshake, so not at connect.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import anyio
 import orjson
@@ -224,12 +224,26 @@ def html_text(page: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# Headers that say how a message is framed or what the connection does: groqstream sets
+# them itself; one from a caller beside its own would desynchronise the connection.
+_FRAMING = frozenset(
+    ("content-length", "transfer-encoding", "connection", "upgrade", "te", "expect", "trailer")
+)
+
+
 def checked_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
-    """Extra headers as a plain dict, every name and value refused if it holds a control
-    character (see `check_header_value`)."""
+    """Extra headers as a plain dict: every name a token that is not a framing header,
+    every value without control characters (see `check_header_value`)."""
     out = {}
     for name, value in (headers or {}).items():
         check_header_value(f"header {name!r}", name)
+        if not _TOKEN.fullmatch(name):
+            raise ConfigError(f"header name {name!r} is not a valid HTTP token")
+        if name.lower() in _FRAMING:
+            raise ConfigError(
+                f"header {name!r} is set by groqstream itself (it frames the request)"
+            )
         out[name] = check_header_value(f"the value of header {name!r}", value)
     return out
 
@@ -244,6 +258,23 @@ def _stale(e: Disconnected, info: ConnStamps) -> bool:
     the connection was reused, this request was not re-sent yet, and no byte of a response
     came back (a disconnect with part of a status line or headers is a real failure)."""
     return bool(info.reused) and not info.stale_resend and e.early
+
+
+_PATH_SAFE = "/%:@!$&'()*+,;=?~"  # kept as they are in a request target (RFC 3986 pchar)
+
+
+def _host_header(host: str, port: int | None, https: bool) -> str:
+    """The Host header: the name IDNA-encoded (as yarl sent it), IPv6 in brackets, and the
+    port only when it is not the scheme's default."""
+    try:
+        name = host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError:
+        raise ConfigError(f"base_url's host name {host!r} is not a valid domain name") from None
+    if ":" in name:
+        name = f"[{name}]"
+    if port is None or port == (443 if https else 80):
+        return name
+    return f"{name}:{port}"
 
 
 def _merge(headers: dict[str, str], more: Mapping[str, str]) -> dict[str, str]:
@@ -263,6 +294,10 @@ def _check_url(base_url: str, has_key: bool, allow_insecure_http: bool) -> None:
         raise ConfigError(
             "base_url must not hold a user name or password (user:pass@host): they would be "
             "sent, logged and shown in errors; pass the key as api_key= or headers= instead"
+        )
+    if parts.query or parts.fragment or base_url.rstrip("/").endswith(("?", "#")):
+        raise ConfigError(
+            f"base_url must not hold a query or fragment (?… or #…), got {base_url!r}"
         )
     if parts.scheme == "http" and has_key and not is_loopback(base_url) and not allow_insecure_http:
         raise ConfigError(
@@ -293,6 +328,8 @@ class Transport:
             raise ConfigError("verify must be True, False, a CA bundle path or an ssl.SSLContext")
         if api_key is not None:
             check_header_value("the API key", api_key)
+            if not api_key.isascii():
+                raise ConfigError("the API key holds a character that is not ASCII: refused")
         _check_url(base_url, bool(api_key), allow_insecure_http)
         if max_connections is not None and (
             not isinstance(max_connections, int) or max_connections < 1
@@ -304,20 +341,19 @@ class Transport:
         self.keepalive_idle = keepalive_idle
         self.dns_ttl = dns_ttl
         # groqstream's own contexts resume TLS sessions (see _tls.py); a caller's is used as is.
-        self._ssl: ssl.SSLContext | None = (
-            verify
-            if isinstance(verify, ssl.SSLContext)
-            else client_context(verify)
-            if self.base_url.startswith("https:")
-            else None
-        )
         parts = urlsplit(self.base_url)
+        https = parts.scheme == "https"
+        self._ssl: ssl.SSLContext | None = None
+        if https:
+            self._ssl = verify if isinstance(verify, ssl.SSLContext) else client_context(verify)
         self._host = parts.hostname or ""
-        self._port = parts.port or (443 if parts.scheme == "https" else 80)
-        self._prefix = parts.path
+        self._port = parts.port or (443 if https else 80)
+        self._prefix = quote(parts.path, safe=_PATH_SAFE)
+        self._where_text = f"{parts.scheme}://{parts.netloc}"
         self._headers: dict[str, str] = {
-            "Host": parts.netloc,
+            "Host": _host_header(self._host, parts.port, https),
             "User-Agent": f"groqstream/{__version__}",
+            "Accept": "*/*",
             "Content-Type": "application/json",
             "Accept-Encoding": "gzip, deflate",
         }
@@ -392,6 +428,11 @@ class Transport:
         """The full URL of an API path such as `/chat/completions`."""
         return self.base_url + path
 
+    def _target(self, path: str) -> str:
+        """The request target of an API path: percent-encoded, so an id taken from a reply
+        or a file (a batch or file id in the path) cannot break the request line."""
+        return self._prefix + quote(path, safe=_PATH_SAFE)
+
     async def post(
         self,
         path: str,
@@ -412,7 +453,7 @@ class Transport:
         if extra_headers:
             merged = dict(self._stream_headers if stream else self._headers)
             block = head_block(_merge(merged, checked_headers(extra_headers)))
-        data = request_bytes("POST", self._prefix + path, block, orjson.dumps(body))
+        data = request_bytes("POST", self._target(path), block, orjson.dumps(body))
         info = conn if conn is not None else ConnStamps()
         resp = await self._send(data, "POST", deadlines, info)
         expected = "text/event-stream" if stream else "application/json"
@@ -441,7 +482,7 @@ class Transport:
         headers = _merge(dict(self._headers), {"Content-Type": content_type})
         if data is None and method in ("GET", "DELETE", "HEAD"):
             del headers["Content-Type"]
-        raw = request_bytes(method, self._prefix + path, head_block(headers), data)
+        raw = request_bytes(method, self._target(path), head_block(headers), data)
         resp = await self._send(raw, method, deadlines, ConnStamps(), resend_stale=method == "GET")
         url = self.url(path)
         try:
@@ -515,7 +556,7 @@ class Transport:
             return APIConnectionError(f"cannot connect to {self._where()}: {e.os_error}")
         if isinstance(e, HTTPProtocolError):
             return APIConnectionError(f"{self._where()} sent a malformed response: {e}")
-        return APIConnectionError(f"connection to {self._where()} failed: {type(e).__name__}")
+        return APIConnectionError(f"connection to {self._where()} failed: {type(e).__name__}: {e}")
 
     async def _check(
         self, resp: Response, url: str, expected: str | None, method: str = "POST"
@@ -528,8 +569,7 @@ class Transport:
             raise await self._content_type_error(resp, expected)
 
     def _where(self) -> str:
-        parts = urlsplit(self.base_url)
-        return f"{parts.scheme}://{parts.netloc}"
+        return self._where_text
 
     async def _read_text(self, resp: Response) -> str:
         """An error response's body, up to `_ERROR_BODY_LIMIT` bytes ("" if it cannot be read
@@ -538,7 +578,7 @@ class Transport:
         size = 0
         try:
             with anyio.fail_after(self.timeouts.idle or 30.0):
-                while size < _ERROR_BODY_LIMIT and (piece := await resp.content.readany()):
+                while size < _ERROR_BODY_LIMIT and (piece := await resp.content.read()):
                     parts.append(piece)
                     size += len(piece)
         except (TimeoutError, *READ_ERRORS):
@@ -638,16 +678,16 @@ class Transport:
         except TimeoutError:
             raise timeout_error(TotalTimeout, self.timeouts) from None
         except READ_ERRORS as e:
-            raise APIConnectionError(
-                f"connection lost reading the reply ({type(e).__name__})"
-            ) from e
+            bad = isinstance(e, HTTPProtocolError)
+            why = f"a malformed body ({e})" if bad else type(e).__name__
+            raise APIConnectionError(f"connection lost reading the reply: {why}") from e
 
     async def read_body(self, resp: Response, limit: int) -> bytes:
         """A whole non-streaming reply, refused past `limit` bytes (a hostile server cannot
         make the client hold an unbounded body)."""
         parts: list[bytes] = []
         size = 0
-        while piece := await resp.content.readany():
+        while piece := await resp.content.read():
             size += len(piece)
             if size > limit:
                 raise EventTooLargeError(

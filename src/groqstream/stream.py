@@ -571,7 +571,7 @@ class ChatStream:
         clean = False
         try:
             async with deadline_at(asyncio.get_running_loop().time() + _DRAIN_LIMIT):
-                while reader is not None and await reader.readany():
+                while reader is not None and await reader.read():
                     pass
             clean = reader is not None
         except (TimeoutError, GroqStreamError, *READ_ERRORS):
