@@ -43,6 +43,15 @@ LAST = b"0\r\n\r\n"
 # --- pool accounting -------------------------------------------------------------------------
 
 
+def pool_for(base_url: str, cls: type[Pool], *, limit: int) -> Pool:
+    """A plain-HTTP pool to `base_url`'s host, made in the running loop."""
+    host, port = base_url.split("//")[1].split("/")[0].split(":")
+    return cls(
+        host=host, port=int(port), ssl_context=None, limit=limit,
+        keepalive_idle=60, dns_ttl=60, connect_timeout=5,
+    )  # fmt: skip
+
+
 async def test_warm_up_counts_against_max_connections() -> None:
     # Pool.warm opens through `open()`, not `_open_counted()`: its opens are not in `_opening`,
     # so requests made meanwhile open their own and the pool ends over `limit`.
@@ -79,11 +88,7 @@ async def test_warm_up_cancelled_by_a_cancel_scope_leaks_no_connection() -> None
         pass
 
     async with wire_server(serving(respond)) as srv:
-        host, port = srv.base_url.split("//")[1].split("/")[0].split(":")
-        pool = SlowSecond(
-            host=host, port=int(port), ssl_context=None, limit=2,
-            keepalive_idle=60, dns_ttl=60, connect_timeout=5,
-        )  # fmt: skip
+        pool = pool_for(srv.base_url, SlowSecond, limit=2)
         try:
             with anyio.move_on_after(0.3):
                 await pool.warm(2)
@@ -130,11 +135,7 @@ async def test_send_on_a_connection_already_lost_fails_at_once() -> None:
         pass
 
     async with wire_server(serving(respond)) as srv:
-        host, port = srv.base_url.split("//")[1].split("/")[0].split(":")
-        pool = Pool(
-            host=host, port=int(port), ssl_context=None, limit=1,
-            keepalive_idle=60, dns_ttl=60, connect_timeout=5,
-        )  # fmt: skip
+        pool = pool_for(srv.base_url, Pool, limit=1)
         conn = await pool.open()
         assert conn.transport is not None
         conn.transport.abort()
