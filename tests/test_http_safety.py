@@ -321,3 +321,46 @@ async def test_a_path_prefix_with_a_space_is_percent_encoded() -> None:
             await t.aclose()
     assert seen[0].startswith(b"GET /my%20api/v1/models HTTP/1.1\r\n")
     assert b"\r\nAccept: */*\r\n" in seen[0]
+
+
+async def test_an_address_that_never_answers_costs_a_stagger_not_the_connect_timeout() -> None:
+    """Happy Eyeballs: the host's second address is tried 0.25 s after the first while the
+    first still hangs (a broken IPv6 route). The first here is a listening socket whose
+    accept queue is full, so the kernel drops further SYNs: a connect to it hangs."""
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(0)
+    fillers = []
+    with contextlib.suppress(OSError):
+        for _ in range(4):  # fill the accept queue (never accepted)
+            f = socket.socket()
+            f.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                f.connect(hole.getsockname())
+            fillers.append(f)
+
+    async def respond(peer: Peer, request: dict[str, Any]) -> None:
+        body = b'{"id":"c1","object":"chat.completion","created":1,"model":"m","choices":[]}'
+        await peer.send(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\n\r\n%b" % (len(body), body))  # fmt: skip
+
+    try:
+        async with wire_server(serving(respond)) as srv:
+            pool = pool_for(srv.base_url, Pool, limit=0)
+            real = srv.base_url.split("//")[1].split("/")[0].split(":")
+            pool._dns = (
+                float("inf"),
+                [(socket.AF_INET, hole.getsockname()), (socket.AF_INET, (real[0], int(real[1])))],
+            )
+            try:
+                with anyio.fail_after(3):  # the connect timeout is 5 s
+                    conn = await pool.open()
+                assert conn.transport is not None
+                assert conn.transport.get_extra_info("peername")[1] == int(real[1])
+                conn.close()
+            finally:
+                await pool.aclose()
+    finally:
+        for f in fillers:
+            f.close()
+        hole.close()

@@ -47,6 +47,7 @@ large that the C allocator maps and unmaps it on every read (three system calls,
 each network read of a token stream); 64 KiB stays on the heap and still takes a whole
 burst of chunks in one read."""
 _HIGH_WATER = 1024 * 1024  # unread body bytes at which the socket stops being read
+_STAGGER = 0.25  # Happy Eyeballs: seconds before the next address of a host is tried too
 _TLS_READ = 256 * 1024  # plaintext asked of one TLS read (one record at most is returned)
 _perf_ns = time.perf_counter_ns
 log = logging.getLogger("groqstream")
@@ -655,22 +656,46 @@ class Pool:
             sessions.keep(conn.ssl_object)
 
     async def _connect(self) -> Connection:
-        last: OSError | None = None
-        for family, addr in await self._resolve():
-            try:
-                _, proto = await self.loop.create_connection(
-                    self._connection, host=addr[0], port=addr[1], family=family
-                )
-                assert isinstance(proto, Connection)
-                await _ready(proto)
-            except OSError as e:
-                last = e
-                if isinstance(e, ssl.SSLError):
-                    break  # another address of the same host would fail the same way
-            else:
-                return proto
-        assert last is not None
-        raise CannotConnect(last)
+        addrs = await self._resolve()
+        try:
+            if len(addrs) == 1:
+                return await self._attempt(*addrs[0])
+            return await self._race(addrs)
+        except OSError as e:
+            raise CannotConnect(e) from None
+
+    async def _attempt(self, family: int, addr: Any) -> Connection:
+        """One address: TCP, then (over TLS) the handshake."""
+        _, proto = await self.loop.create_connection(
+            self._connection, host=addr[0], port=addr[1], family=family
+        )
+        assert isinstance(proto, Connection)
+        await _ready(proto)
+        return proto
+
+    async def _race(self, addrs: list[_Addr]) -> Connection:
+        """Happy Eyeballs (RFC 8305): the host's addresses in order, each started
+        `_STAGGER` after the one before while that one still tries; the first connection
+        wins and the others are cancelled (or closed, if they got there too). A host whose
+        first address is unreachable without an answer (a broken IPv6 route) costs a
+        quarter second, not the whole connect timeout."""
+        pending: set[asyncio.Task[Connection]] = set()
+        errors: list[BaseException] = []
+        try:
+            for family, addr in addrs:
+                pending.add(self.loop.create_task(self._attempt(family, addr)))
+                won = await _first(pending, errors, _STAGGER)
+                if won is not None:
+                    return won
+            while pending:
+                won = await _first(pending, errors, None)
+                if won is not None:
+                    return won
+        finally:
+            for task in pending:
+                task.cancel()
+                task.add_done_callback(_close_late)
+        raise errors[-1]
 
     def _connection(self) -> Connection:
         return Connection(self) if self.ssl is None else TLSConnection(self, self.ssl)
@@ -780,6 +805,31 @@ class Pool:
                 conn.transport.abort()
         while self._waiters:
             self._room()
+
+
+async def _first(
+    pending: set[asyncio.Task[Connection]], errors: list[BaseException], wait: float | None
+) -> Connection | None:
+    """The first connection among `pending` within `wait` seconds (None: none yet, or all
+    failed); failures go to `errors`, a second winner is closed."""
+    done, _ = await asyncio.wait(pending, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+    won: Connection | None = None
+    for task in done:
+        pending.discard(task)
+        exc = task.exception()
+        if exc is not None:
+            errors.append(exc)
+        elif won is None:
+            won = task.result()
+        else:
+            task.result().close()
+    return won
+
+
+def _close_late(task: asyncio.Task[Connection]) -> None:
+    """A losing attempt that connected anyway, as it was being cancelled: closed."""
+    if not task.cancelled() and task.exception() is None:
+        task.result().close()
 
 
 async def _ready(conn: Connection) -> None:
