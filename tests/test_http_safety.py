@@ -364,3 +364,31 @@ async def test_an_address_that_never_answers_costs_a_stagger_not_the_connect_tim
         for f in fillers:
             f.close()
         hole.close()
+
+
+async def test_connections_opening_at_once_share_one_dns_lookup() -> None:
+    async def respond(peer: Peer, request: dict[str, Any]) -> None:
+        await peer.send(SSE_HEAD + chunk(event("hi")))
+        await asyncio.sleep(0.2)
+        await peer.send(chunk(END) + LAST)
+
+    loop = asyncio.get_running_loop()
+    real = loop.getaddrinfo
+    lookups: list[object] = []
+
+    async def counted(*args: Any, **kw: Any) -> Any:
+        lookups.append(args[0])
+        return await real(*args, **kw)
+
+    async with wire_server(serving(respond)) as srv:
+        base = srv.base_url.replace("127.0.0.1", "localhost")
+        loop.getaddrinfo = counted  # type: ignore[method-assign]
+        try:
+            async with Client(base_url=base, max_retries=0, timeout=TIMEOUTS) as c:
+                async with anyio.create_task_group() as tg:
+                    for _ in range(8):
+                        tg.start_soon(stream_text, c)
+                assert len(c.transport.pool) == 8
+        finally:
+            del loop.getaddrinfo
+    assert lookups == ["localhost"]

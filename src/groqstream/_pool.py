@@ -552,6 +552,7 @@ class Pool:
         self._opening = 0
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._dns: tuple[float, list[_Addr]] | None = None
+        self._lookup: asyncio.Task[list[_Addr]] | None = None  # a DNS lookup under way
         self._sweep: asyncio.TimerHandle | None = None
 
     def __len__(self) -> int:
@@ -701,22 +702,31 @@ class Pool:
         return Connection(self) if self.ssl is None else TLSConnection(self, self.ssl)
 
     async def _resolve(self) -> list[_Addr]:
-        """The host's addresses, asked again once `dns_ttl` passed."""
+        """The host's addresses, asked again once `dns_ttl` passed; connections opening at
+        the same time share one lookup."""
         now = self.loop.time()
         if self._dns is not None and self._dns[0] > now:
             return self._dns[1]
         try:
             ip = ipaddress.ip_address(self.host.strip("[]"))
         except ValueError:
-            try:
-                infos = await self.loop.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
-            except OSError as e:
-                raise CannotConnect(e) from None
-            addrs: list[_Addr] = [(fam, sa) for fam, _, _, _, sa in infos]
+            pass
         else:
             fam = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
-            addrs = [(fam, (str(ip), self.port))]
-        self._dns = (now + self.dns_ttl, addrs)
+            self._dns = (now + self.dns_ttl, [(fam, (str(ip), self.port))])
+            return self._dns[1]
+        if self._lookup is None or self._lookup.done():
+            self._lookup = self.loop.create_task(self._look_up())
+            self._lookup.add_done_callback(_retrieved)  # (failed with nobody left waiting)
+        return await asyncio.shield(self._lookup)  # (one caller cancelled: not the lookup)
+
+    async def _look_up(self) -> list[_Addr]:
+        try:
+            infos = await self.loop.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+        except OSError as e:
+            raise CannotConnect(e) from None
+        addrs: list[_Addr] = [(fam, sa) for fam, _, _, _, sa in infos]
+        self._dns = (self.loop.time() + self.dns_ttl, addrs)
         return addrs
 
     def release(self, conn: Connection) -> None:
@@ -794,6 +804,8 @@ class Pool:
         if self._sweep is not None:
             self._sweep.cancel()
             self._sweep = None
+        if self._lookup is not None:
+            self._lookup.cancel()
         conns = list(self._all)
         for conn in conns:
             conn.close()
@@ -824,6 +836,12 @@ async def _first(
         else:
             task.result().close()
     return won
+
+
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    """Mark a task's failure as seen (its waiters, if any, got it already)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _close_late(task: asyncio.Task[Connection]) -> None:
