@@ -566,6 +566,7 @@ class Pool:
     async def acquire(self, stamps: ConnStamps, *, fresh: bool = False) -> Connection:
         """A connection for one request: an idle one (unless `fresh`), else a new one once
         the limit allows. `stamps` say which, and what a new one cost."""
+        waited = False
         while True:
             if self.closed:
                 raise PoolClosed("the client was closed")
@@ -579,7 +580,8 @@ class Pool:
             if self._idle:  # a fresh one is wanted and the limit is full: drop the oldest
                 self._idle[0].close()
                 continue
-            await self._wait_for_room()
+            await self._wait_for_room(first=waited)
+            waited = True
         return await self._open_counted(stamps)
 
     def _take_idle(self) -> Connection | None:
@@ -596,9 +598,14 @@ class Pool:
                 return conn
         return None
 
-    async def _wait_for_room(self) -> None:
+    async def _wait_for_room(self, *, first: bool = False) -> None:
+        """Wait for a connection to go idle or away; `first`: at the head of the queue (a
+        waiter woken whose room another request took keeps its place)."""
         waiter = self.loop.create_future()
-        self._waiters.append(waiter)
+        if first:
+            self._waiters.appendleft(waiter)
+        else:
+            self._waiters.append(waiter)
         try:
             await waiter
         except BaseException:
