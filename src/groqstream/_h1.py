@@ -24,6 +24,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 __all__ = [
     "MAX_HEAD_BYTES",
+    "TOKEN",
     "Body",
     "ChunkedBody",
     "HTTPProtocolError",
@@ -41,7 +42,9 @@ _MAX_TRAILERS = 64 * 1024
 _INFLATE_STEP = 1024 * 1024  # payload inflated from a compressed body per step
 _MAX_MEMBERS = 1024  # gzip members in one body (aiohttp's bound too)
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,15}")
-_FIELD = re.compile(r"^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*\r?$", re.MULTILINE)
+TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+"""An HTTP token (RFC 9110 §5.6.2): what a header name must be."""
+_FIELD = re.compile(rf"^({TOKEN.pattern}):[ \t]*(.*?)[ \t]*\r?$", re.MULTILINE)
 
 
 class HTTPProtocolError(Exception):
@@ -60,7 +63,7 @@ def request_bytes(method: str, target: str, block: bytes, body: bytes | None) ->
     Content-Length when there is a body, the blank line and the body. `target` must be
     percent-encoded already: a space, a control or a non-ASCII character in it is refused
     (it would end the request line early: request smuggling)."""
-    if not target.isascii() or any(c <= " " or c == "\x7f" for c in target):
+    if not (target.isascii() and target.isprintable()) or " " in target:  # (no Python loop)
         raise ValueError(f"a request target that is not percent-encoded: {target[:80]!r}")
     line = f"{method} {target} HTTP/1.1\r\n".encode("ascii")
     if body is None:

@@ -117,8 +117,7 @@ class BodyReader:
         try:
             payload = body.feed(data)
         except HTTPProtocolError as e:
-            self._exc = e
-            self._conn.close()
+            self._fail(e)
         else:
             if payload:
                 self._buf.append(payload)
@@ -132,13 +131,17 @@ class BodyReader:
                     self._conn.close()  # the body is whole; the bytes past it end the connection
         self._wake()
 
+    def _fail(self, e: HTTPProtocolError) -> None:
+        """The body is malformed: every later `read()` raises `e`; the connection ends."""
+        self._exc = e
+        self._conn.close()
+
     def _pull(self) -> None:
         """Take the next step of the body's backlog (a compressed body inflating)."""
         try:
             payload = self._body.more()
         except HTTPProtocolError as e:
-            self._exc = e
-            self._conn.close()
+            self._fail(e)
             return
         if payload:
             self._buf.append(payload)
@@ -378,20 +381,22 @@ class TLSConnection(Connection):
         self._tls: ssl.SSLObject | None = None
         self._secure = False
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """The TCP connection is up: the TLS handshake starts."""
-        super().connection_made(transport)  # (stamps, read size; `_connected` below)
-
     def _connected(self) -> None:
+        """The TCP connection is up: the TLS handshake starts."""
         try:
             self._tls = self._context.wrap_bio(
                 self._incoming, self._outgoing, server_hostname=self.pool.host
             )
         except (ssl.SSLError, OSError, ValueError) as e:  # e.g. a server-side context
-            self.ready.set_exception(ssl.SSLError(f"cannot start TLS with this context: {e}"))
-            self.close()
+            self._not_started(ssl.SSLError(f"cannot start TLS with this context: {e}"))
             return
         self._handshake()
+
+    def _not_started(self, e: BaseException) -> None:
+        """The connection cannot take requests (TLS failed to start): it closes."""
+        if not self.ready.done():
+            self.ready.set_exception(e)
+        self.close()
 
     def _handshake(self) -> None:
         assert self._tls is not None
@@ -402,9 +407,7 @@ class TLSConnection(Connection):
             return
         except (ssl.SSLError, OSError) as e:
             self._flush()
-            if not self.ready.done():
-                self.ready.set_exception(e)
-            self.close()
+            self._not_started(e)
             return
         self._secure = True
         self._flush()
@@ -802,8 +805,7 @@ class Pool:
     def _warmed(self, task: asyncio.Task[None]) -> None:
         self._opening -= 1
         self._room()
-        if not task.cancelled():
-            task.exception()  # (retrieved: `warm` raises the first failure itself)
+        _retrieved(task)  # (`warm` raises the first failure itself)
 
     async def aclose(self) -> None:
         """Close every connection, idle or in use, and wait (briefly) until they are."""

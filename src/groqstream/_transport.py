@@ -30,7 +30,7 @@ import orjson
 
 from ._body import check_header_value
 from ._gcfreeze import freeze_on_first_client
-from ._h1 import HTTPProtocolError, head_block, request_bytes
+from ._h1 import TOKEN, HTTPProtocolError, head_block, request_bytes
 from ._pool import (
     CannotConnect,
     ConnectTimedOut,
@@ -68,6 +68,7 @@ __all__ = [
     "Deadlines",
     "Timeouts",
     "Transport",
+    "body_lost",
     "checked_headers",
     "is_loopback",
     "parse_retry_after",
@@ -224,12 +225,19 @@ def html_text(page: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Headers that say how a message is framed or what the connection does: groqstream sets
 # them itself; one from a caller beside its own would desynchronise the connection.
 _FRAMING = frozenset(
     ("content-length", "transfer-encoding", "connection", "upgrade", "te", "expect", "trailer")
 )
+
+
+def body_lost(e: BaseException, where: str) -> str:
+    """Why a body could not be read on (`where`: "mid-stream", ...): a malformed body says
+    how, a lost connection names its error."""
+    if isinstance(e, HTTPProtocolError):
+        return f"the server sent a malformed body ({e})"
+    return f"connection lost {where} ({type(e).__name__})"
 
 
 def checked_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
@@ -238,7 +246,7 @@ def checked_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
     out = {}
     for name, value in (headers or {}).items():
         check_header_value(f"header {name!r}", name)
-        if not _TOKEN.fullmatch(name):
+        if not TOKEN.fullmatch(name):
             raise ConfigError(f"header name {name!r} is not a valid HTTP token")
         if name.lower() in _FRAMING:
             raise ConfigError(
@@ -678,9 +686,7 @@ class Transport:
         except TimeoutError:
             raise timeout_error(TotalTimeout, self.timeouts) from None
         except READ_ERRORS as e:
-            bad = isinstance(e, HTTPProtocolError)
-            why = f"a malformed body ({e})" if bad else type(e).__name__
-            raise APIConnectionError(f"connection lost reading the reply: {why}") from e
+            raise APIConnectionError(body_lost(e, "reading the reply")) from e
 
     async def read_body(self, resp: Response, limit: int) -> bytes:
         """A whole non-streaming reply, refused past `limit` bytes (a hostile server cannot

@@ -18,7 +18,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import _hooks
-from ._h1 import HTTPProtocolError
 from ._looplag import LoopLagMonitor, monitor_for
 from ._pool import BodyReader, ConnStamps, Response
 from ._retry import RetryPolicy, RetryState
@@ -27,6 +26,7 @@ from ._transport import (
     READ_ERRORS,
     Deadlines,
     Timeouts,
+    body_lost,
     deadline_at,
     timeout_error,
 )
@@ -234,13 +234,6 @@ class _Watchdog:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
-
-
-def _lost(e: BaseException) -> str:
-    """Why a stream's body could not be read on: a malformed body says how."""
-    if isinstance(e, HTTPProtocolError):
-        return f"the server sent a malformed body ({e})"
-    return f"connection lost mid-stream ({type(e).__name__})"
 
 
 class ChatStream:
@@ -498,7 +491,7 @@ class ChatStream:
                 try:
                     data = await reader.read()
                 except READ_ERRORS as e:
-                    raise self._interrupted(_lost(e)) from e
+                    raise self._interrupted(body_lost(e, "mid-stream")) from e
                 finally:
                     wd.reading = False
                 deltas = self._handle(data, _perf_ns(), wd)
