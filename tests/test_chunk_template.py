@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from groqstream import MalformedChunkError
+from groqstream import MalformedChunkError, _fastpath, chunks
 from groqstream.chunks import ChunkAssembler
 from groqstream.sse import ServerSentEvent
 
@@ -85,6 +85,28 @@ def test_a_plain_stream_is_served_by_the_template() -> None:
     # the first read (its second chunk teaches the template) and the last; the 50 middle
     # chunks skip the general path
     assert Counting.parsed == 2 + 2
+
+
+def test_a_whole_response_in_one_read_is_parsed_only_where_no_template_fits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A lagging client (or a fast server) gets the role chunk, every token and the last
+    # chunk in one read: only the role chunk, the one that teaches the template and the last
+    # are parsed as objects; the template takes the tokens between them.
+    read: list[Any] = [raw({"role": "assistant", "content": ""}, x_groq={"id": "req_1"})]
+    read += [raw({"content": f" t{k}"}) for k in range(50)]
+    read += [raw({}, "stop", x_groq={"id": "req_1", "usage": {"completion_tokens": 50}}), b"[DONE]"]
+    got, want, _ = both([read])
+    assert got == want and got["chunks"] == 52 and got["done"]
+
+    parsed: list[int] = []
+    loads, parse_array = chunks._loads, _fastpath.parse_array
+    monkeypatch.setattr(chunks, "_loads", lambda b: parsed.append(1) or loads(b))
+    monkeypatch.setattr(
+        _fastpath, "parse_array", lambda ps: parsed.append(len(ps)) or parse_array(ps)
+    )
+    observe(ChunkAssembler(), [read])
+    assert sum(parsed) == 3
 
 
 def test_reasoning_then_content_both_use_templates() -> None:

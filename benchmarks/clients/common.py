@@ -107,6 +107,7 @@ async def _run(
     watch = GCWatch()
     watch.start()
     cpu0, t0 = time.process_time(), time.perf_counter()
+    times0, ru0 = os.times(), resource.getrusage(resource.RUSAGE_SELF)
     try:
         await asyncio.wait_for(
             asyncio.gather(*(task(n) for n in range(a.requests))), timeout=a.timeout
@@ -115,6 +116,7 @@ async def _run(
     except asyncio.TimeoutError:
         timed_out = True
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    times1, ru1 = os.times(), resource.getrusage(resource.RUSAGE_SELF)
     gc_stats = watch.stop(a.requests)
     await closer(ctx)
     if record:
@@ -126,6 +128,10 @@ async def _run(
         "cpu_s": cpu,
         "chunks": chunks,
         "requests": a.requests,
+        "cpu_user_s": times1.user - times0.user,
+        "cpu_sys_s": times1.system - times0.system,
+        "wakeups": float(ru1.ru_nvcsw - ru0.ru_nvcsw),  # voluntary switches: the loop slept
+        "preempted": float(ru1.ru_nivcsw - ru0.ru_nivcsw),
         "errors": errors,
         "timed_out": timed_out,
         "peak_rss_mb": peak_rss_mb(),

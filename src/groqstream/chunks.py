@@ -273,6 +273,7 @@ def _compound(
 # How many times one stream may try to learn a chunk template: streams whose chunks never
 # repeat stop paying for the attempts.
 _LEARN_BUDGET = 8
+_SINGLES = 2  # chunks parsed alone in a row, looking for a template, before a bulk parse
 
 
 class ChunkAssembler:
@@ -386,29 +387,61 @@ class ChunkAssembler:
         last = events[-1] if events else None
         if type(last) is bytes and last == b"[DONE]":
             payloads = events[:-1]
-        objs = _fastpath.parse_array(payloads) if payloads else []
-        error: GroqStreamError | None = None
-        raws: Sequence[Any]
-        bulk = objs is not None
-        if objs is not None:
-            raws = payloads
-        else:
-            objs, raws, error = self._parse_each(events)
-        i, count = 0, len(objs)
-        while i < count:
+        i = self._singles(payloads, arrived_ns, out)
+        if i < len(payloads):
+            self._bulk(events, payloads, i, arrived_ns, out)
+        if payloads is not events:
+            self.done = True  # `[DONE]` counts once everything before it was applied
+
+    def _singles(
+        self, payloads: Sequence[ServerSentEvent | bytes], arrived_ns: int, out: list[Delta]
+    ) -> int:
+        """Apply the leading payloads one by one while a template may still be learned from
+        them, handing each run the template takes to it: a read of many chunks (a lagging
+        client, a burst) is then parsed whole only where no template fits. How many were
+        applied."""
+        i, count, tries = 0, len(payloads), _SINGLES
+        while i < count and tries and self._learn_budget:
+            raw = payloads[i]
+            if type(raw) is not bytes:
+                break
+            try:
+                obj = _loads(raw)
+            except _JSONDecodeError:
+                break  # the careful path says what is wrong with it
             self.chunks += 1
-            learned = self._take(objs[i], raws[i], arrived_ns, out)
             i += 1
-            if learned and bulk and i < count:
-                # The rest of the read may fit the template just learned: far cheaper than
-                # applying each object (a lagging client reads many chunks at once).
+            if self._take(obj, raw, arrived_ns, out):
+                tries = _SINGLES
+            else:
+                tries -= 1
+            if i < count and self._template is not None:
                 i += self._templated(payloads[i:], arrived_ns, out)
+        return i
+
+    def _bulk(
+        self,
+        events: Sequence[ServerSentEvent | bytes],
+        payloads: Sequence[ServerSentEvent | bytes],
+        start: int,
+        arrived_ns: int,
+        out: list[Delta],
+    ) -> None:
+        """Apply `payloads[start:]` parsed with one `orjson.loads`, or event by event when
+        that declines (an event object, `[DONE]` before the end, bad JSON)."""
+        rest = payloads[start:] if start else payloads
+        objs = _fastpath.parse_array(rest)
+        error: GroqStreamError | None = None
+        raws: Sequence[Any] = rest
+        if objs is None:
+            objs, raws, error = self._parse_each(events[start:] if start else events)
+        for obj, raw in zip(objs, raws, strict=True):
+            self.chunks += 1
+            self._take(obj, raw, arrived_ns, out)
         if error is not None:
             if error.request_id is None:
                 error.request_id = self.request_id  # known only once the chunks are applied
             raise error
-        if payloads is not events:
-            self.done = True  # `[DONE]` counts once everything before it was applied
 
     def _parse_each(
         self, events: Sequence[ServerSentEvent | bytes]

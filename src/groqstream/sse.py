@@ -191,9 +191,10 @@ class SSEDecoder:
         if (
             data[-2:] == b"\n\n"
             and data[:6] == b"data: "
-            and not (self._parts or self._start or self._skip_lf)
+            and not (self._parts or self._head or self._skip_lf)
             and b"\r" not in data
         ):
+            self._start = False  # (a stream that starts so has no byte order mark)
             # The common case: a read of whole `data: <payload>` events and nothing else, split
             # in one pass (every LF then belongs to a "\n\ndata: " separator or the end).
             lines = data.count(b"\n")
