@@ -56,6 +56,12 @@ def build_messages(
 
 
 def _checked_messages(messages: object) -> list[dict[str, Any]]:
+    if (
+        type(messages) is list
+        and messages
+        and all(type(m) is dict and type(m.get("role")) is str for m in messages)
+    ):
+        return [m.copy() for m in messages]  # the usual shape, without the ABC checks below
     if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
         raise ConfigError(
             "messages= must be a list of {'role': ..., 'content': ...} dicts "

@@ -44,7 +44,10 @@ _MAX_MEMBERS = 1024  # gzip members in one body (aiohttp's bound too)
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,15}")
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 """An HTTP token (RFC 9110 §5.6.2): what a header name must be."""
-_FIELD = re.compile(rf"^({TOKEN.pattern}):[ \t]*(.*?)[ \t]*\r?$", re.MULTILINE)
+# A field line: name, colon, the value without the whitespace around it. The value is matched
+# greedily up to its last non-blank character (a lazy `.*?` would retry the tail at every
+# character: 4x slower on a real 20-field head).
+_FIELD = re.compile(rf"^({TOKEN.pattern}):[ \t]*((?:[^\r\n]*[^\r\n \t])?)[ \t]*\r?$", re.MULTILINE)
 
 
 class HTTPProtocolError(Exception):
