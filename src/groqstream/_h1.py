@@ -199,7 +199,7 @@ def _verified(parts: list[bytes]) -> list[bytes] | None:
 def _hex_size(line: bytes) -> int | None:
     """The size if `line` is hex digits alone (the usual chunk-size line), else None; none
     of what `int()` would also take (a sign, spaces, `_`, a `0x` prefix)."""
-    if 0 < len(line) <= 15 and line.isalnum() and line[1:2] not in b"xX":
+    if 0 < len(line) <= 15 and line.isalnum() and line[1:2] not in (b"x", b"X"):
         try:
             return int(line, 16)
         except ValueError:
@@ -310,6 +310,16 @@ class ChunkedBody(Body):
             self._tail = b""
         state = self._state
         if state == _SIZE:
+            # One whole chunk, the usual read of a token stream: cut here, without a call.
+            eol = data.find(b"\r\n", 0, 17)
+            line = data[:eol]
+            if eol > 0 and line.isalnum() and line[1:2] not in (b"x", b"X"):
+                try:
+                    end = eol + 2 + int(line, 16)
+                except ValueError:
+                    end = -1
+                if len(data) == end + 2 and end > eol + 2 and data.endswith(b"\r\n"):
+                    return data[eol + 2 : end]
             fast = self._whole(data)
             if fast is not None:
                 return fast
