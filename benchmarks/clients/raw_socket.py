@@ -31,6 +31,11 @@ async def one(ctx: Ctx, n: int, record: bool) -> tuple[str, int, list[tuple[int,
         reader, writer = await asyncio.open_connection(
             ctx.host, ctx.port, limit=1 << 20, ssl=ctx.tls
         )
+        # Reads of 64 KiB, as groqstream's: asyncio's 256 KiB buffer is mapped and unmapped
+        # by the allocator on every read, which would make this floor no floor (over TLS,
+        # asyncio's own TLS layer reads, as it does for raw aiohttp).
+        if hasattr(writer.transport, "max_size"):
+            writer.transport.max_size = 64 * 1024
     body = b'{"model":"bench","stream":true,"max_tokens":%d}' % CHUNKS
     start = time.perf_counter_ns()
     writer.write(

@@ -194,25 +194,34 @@ class BodyReader:
         """True once the body ended and all of it was read."""
         return self.eof and not self._buf
 
-    async def read(self) -> bytes:
-        """Wait for payload and return all that arrived; b"" once the body ended."""
-        while not self._buf:
+    def take(self) -> bytes | None:
+        """All payload that arrived (b"" once the body ended), or None when there is none
+        yet: `read()` without its wait, for a reader that waits on `wait()` itself."""
+        buf = self._buf
+        while not buf:
             if self._exc is not None:
                 raise self._exc
             if self._body.backlog:
                 self._pull()
                 continue
-            if self.eof:
-                return b""
-            self._waiter = waiter = self._conn.loop.create_future()
-            await waiter
-        buf = self._buf
+            return b"" if self.eof else None
         data = buf[0] if len(buf) == 1 else b"".join(buf)
-        self._buf = []
+        buf.clear()
         self._size = 0
         if self._paused:
             self._paused = False
             self._conn.resume()
+        return data
+
+    def wait(self) -> asyncio.Future[None]:
+        """A future done when `take()` may have something (payload, the end, an error)."""
+        self._waiter = waiter = self._conn.loop.create_future()
+        return waiter
+
+    async def read(self) -> bytes:
+        """Wait for payload and return all that arrived; b"" once the body ended."""
+        while (data := self.take()) is None:
+            await self.wait()
         return data
 
 

@@ -346,20 +346,12 @@ class ChunkAssembler:
         object sent inside the stream (the typed `APIStatusError`) stops processing: the
         error is stored in `error`, and the deltas before it are still returned.
         """
-        tpl = self._template
         declined = False  # a single event the template declined is not matched again below
-        if tpl is not None and len(events) == 1:  # one chunk per read: the network's regime
+        if self._template is not None and len(events) == 1:  # the network's regime
             declined = True
-            text = _fastpath.text_of(tpl, events[0])
-            if text is not None:
-                self.chunks += 1
-                if not text:
-                    return []
-                self._tpl_texts.append(text)
-                self.output_ns.append(arrived_ns)
-                if tpl.content:
-                    return [Delta(text, None, None, None, tpl.index, arrived_ns)]
-                return [Delta("", text, None, None, tpl.index, arrived_ns)]
+            ev = events[0]
+            if type(ev) is bytes and (d := self.feed_one(ev, arrived_ns)) is not None:
+                return [d]
         out: list[Delta] = []
         try:
             n = 0 if declined else self._templated(events, arrived_ns, out)
@@ -368,6 +360,23 @@ class ChunkAssembler:
         except (MalformedChunkError, APIStatusError) as e:
             self.error = e
         return out
+
+    def feed_one(self, payload: bytes, arrived_ns: int) -> Delta | None:
+        """The delta of one plain event's data (one network read) when the learned template
+        takes it; None when it does not, or its text is empty: `feed` decides then.
+        What the stream reader calls first, sparing a list on either side."""
+        tpl = self._template
+        if tpl is None:
+            return None
+        text = _fastpath.text_of(tpl, payload)
+        if not text:
+            return None
+        self.chunks += 1
+        self._tpl_texts.append(text)
+        self.output_ns.append(arrived_ns)
+        if tpl.content:
+            return Delta(text, None, None, None, tpl.index, arrived_ns)
+        return Delta("", text, None, None, tpl.index, arrived_ns)
 
     def _templated(
         self, events: Sequence[ServerSentEvent | bytes], arrived_ns: int, out: list[Delta]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -41,7 +41,7 @@ from .errors import (
     TotalTimeout,
 )
 from .metrics import StreamMetrics, compute_metrics
-from .sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder
+from .sse import DEFAULT_MAX_EVENT_BYTES, ServerSentEvent, SSEDecoder
 from .types import Delta, ExecutedTool, Route, ToolCall, Usage, assistant_message
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ _perf_ns = time.perf_counter_ns
 _INF = float("inf")
 _DRAIN_LIMIT = 1.0  # seconds to wait for the body's end after `[DONE]`
 _NO_DELTAS: list[Delta] = []  # shared and never mutated: `_pending` is replaced, not filled
+_NO_DELTA = Delta()
 
 
 class StreamState(enum.Enum):
@@ -211,6 +212,13 @@ class _Watchdog:
         if self._handle is None and not self.late:
             self._arm(self._due()[0])
 
+    def start_read(self) -> None:
+        """The stream waits on the network again: a deadline the timer found passed while
+        the consumer was busy is judged now."""
+        self.reading = True
+        if self.late:
+            self.rearm()
+
     def rearm(self) -> None:
         """Look again, after the timer found the consumer busy."""
         self.late = False
@@ -274,6 +282,7 @@ class ChatStream:
         self._decoder = SSEDecoder(max_event_bytes)
         self._asm = ChunkAssembler()
         self._pending: list[Delta] = []
+        self._one: list[Delta] = [_NO_DELTA]  # `_pending` for a read of one delta
         self._pos = 0
         self._deferred: GroqStreamError | None = None
         self._start_ns = 0
@@ -485,11 +494,12 @@ class ChatStream:
             while (reader := self._reader) is not None:
                 wd = self._watchdog
                 assert wd is not None
-                wd.reading = True
-                if wd.late:
-                    wd.rearm()
+                wd.start_read()
                 try:
-                    data = await reader.read()
+                    data = reader.take()
+                    while data is None:
+                        await reader.wait()
+                        data = reader.take()
                 except READ_ERRORS as e:
                     raise self._interrupted(body_lost(e, "mid-stream")) from e
                 finally:
@@ -534,7 +544,23 @@ class ChatStream:
             self._end_ns = now
             self._finish()
             return []
-        events = self._decoder.feed_payloads(data)
+        payload = self._decoder.one_payload(data)
+        if payload is not None and (d := asm.feed_one(payload, now)) is not None:
+            if wd.alive_ns:
+                wd.alive_ns = now
+            else:
+                wd.first_token(now)
+            one = self._one  # reused: `_pending` is handed out before the next read
+            one[0] = d
+            return one
+        events = [payload] if payload is not None else self._decoder.feed_payloads(data)
+        return self._handle_events(events, now, wd)
+
+    def _handle_events(
+        self, events: Sequence[ServerSentEvent | bytes], now: int, wd: _Watchdog
+    ) -> list[Delta]:
+        """What the events of one read mean (the general path of `_handle`)."""
+        asm = self._asm
         if not events:
             if wd.alive_ns and self._decoder.pending_data:
                 wd.alive_ns = now  # an event still arriving: the server is not idle
