@@ -446,11 +446,11 @@ class TLSConnection(Connection):
         """All the plaintext of the records received whole (b"" for none)."""
         tls = self._tls
         assert tls is not None
-        plain = b""
+        parts: list[bytes] = []
         try:
-            plain = tls.read(_TLS_READ)
+            parts.append(tls.read(_TLS_READ))
             while self._incoming.pending or tls.pending():
-                plain += tls.read(_TLS_READ)
+                parts.append(tls.read(_TLS_READ))  # (a bulk read holds several records)
         except ssl.SSLWantReadError:
             pass  # the rest of a record is still on its way
         except ssl.SSLZeroReturnError:
@@ -458,7 +458,7 @@ class TLSConnection(Connection):
         except (ssl.SSLError, OSError) as e:
             log.debug("TLS error reading from %s: %s", self.pool.host, e)
             self.close()
-        return plain
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _write(self, data: bytes) -> None:
         assert self._tls is not None
