@@ -440,7 +440,11 @@ class TLSConnection(Connection):
         if self._outgoing.pending:
             self._flush()  # (a key update or a ticket acknowledgement to send)
         if plain:
-            super().data_received(plain)
+            reader = self.reader
+            if reader is not None:
+                reader.feed(plain)
+            else:
+                self._head_bytes(plain)
 
     def _decrypt(self) -> bytes:
         """All the plaintext of the records received whole (b"" for none)."""
@@ -448,9 +452,11 @@ class TLSConnection(Connection):
         assert tls is not None
         parts: list[bytes] = []
         try:
-            parts.append(tls.read(_TLS_READ))
-            while self._incoming.pending or tls.pending():
-                parts.append(tls.read(_TLS_READ))  # (a bulk read holds several records)
+            parts.append(piece := tls.read(_TLS_READ))
+            # More records to decrypt, or (never with a buffer over the 16 KiB a record holds)
+            # a record's plaintext left over.
+            while self._incoming.pending or (len(piece) == _TLS_READ and tls.pending()):
+                parts.append(piece := tls.read(_TLS_READ))
         except ssl.SSLWantReadError:
             pass  # the rest of a record is still on its way
         except ssl.SSLZeroReturnError:
