@@ -67,6 +67,10 @@ class StreamState(enum.Enum):
     FAILED = "failed"  # ended with an error (raised to the user)
     CLOSED = "closed"  # closed by the user before the end; the connection was dropped
 
+    # Members are singletons compared by identity: hash them so too, in C (Enum's own
+    # __hash__ is Python, and each stream looks its state up in `_MOVES` several times).
+    __hash__ = object.__hash__
+
 
 _S = StreamState
 _MOVES: dict[StreamState, frozenset[StreamState]] = {
