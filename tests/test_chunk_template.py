@@ -109,6 +109,19 @@ def test_a_whole_response_in_one_read_is_parsed_only_where_no_template_fits(
     assert sum(parsed) == 3
 
 
+def test_a_template_learned_late_in_a_read_takes_the_rest_of_it() -> None:
+    # Two leading chunks that teach nothing (the role, an empty text) send the rest of the
+    # read to one bulk parse; the template learned there must still take what follows, or
+    # each chunk would be applied (and learned from) again until the learning budget ran out.
+    first: list[Any] = [raw({"role": "assistant", "content": ""}), raw({"content": ""})]
+    first += [raw({"content": f" t{k}"}) for k in range(20)]
+    reads = [first] + [[raw({"reasoning": f"r{k}"})] for k in range(5)]
+    got, want, learner = both(reads)
+    assert got == want and got["chunks"] == 27
+    assert learner._template is not None and not learner._template.content  # reasoning's
+    assert learner._learn_budget >= 6
+
+
 def test_reasoning_then_content_both_use_templates() -> None:
     reads: list[list[Any]] = [
         [raw({"reasoning": "Think"})],

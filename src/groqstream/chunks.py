@@ -442,11 +442,18 @@ class ChunkAssembler:
         objs = _fastpath.parse_array(rest)
         error: GroqStreamError | None = None
         raws: Sequence[Any] = rest
+        bulk = objs is not None  # (then `raws` is `rest`, item for item)
         if objs is None:
             objs, raws, error = self._parse_each(events[start:] if start else events)
-        for obj, raw in zip(objs, raws, strict=True):
+        i, count = 0, len(objs)
+        while i < count:
             self.chunks += 1
-            self._take(obj, raw, arrived_ns, out)
+            learned = self._take(objs[i], raws[i], arrived_ns, out)
+            i += 1
+            if learned and bulk and i < count:
+                # what follows may fit the template just learned: far cheaper than applying
+                # the objects already parsed, and it keeps the learning budget for later
+                i += self._templated(rest[i:], arrived_ns, out)
         if error is not None:
             if error.request_id is None:
                 error.request_id = self.request_id  # known only once the chunks are applied
