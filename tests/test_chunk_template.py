@@ -101,10 +101,17 @@ def test_a_whole_response_in_one_read_is_parsed_only_where_no_template_fits(
 
     parsed: list[int] = []
     loads, parse_array = chunks._loads, _fastpath.parse_array
-    monkeypatch.setattr(chunks, "_loads", lambda b: parsed.append(1) or loads(b))
-    monkeypatch.setattr(
-        _fastpath, "parse_array", lambda ps: parsed.append(len(ps)) or parse_array(ps)
-    )
+
+    def counted_loads(data: bytes) -> Any:
+        parsed.append(1)
+        return loads(data)
+
+    def counted_parse_array(payloads: Any) -> Any:
+        parsed.append(len(payloads))
+        return parse_array(payloads)
+
+    monkeypatch.setattr(chunks, "_loads", counted_loads)
+    monkeypatch.setattr(_fastpath, "parse_array", counted_parse_array)
     observe(ChunkAssembler(), [read])
     assert sum(parsed) == 3
 
