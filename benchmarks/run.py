@@ -131,6 +131,8 @@ def paced(
         "req_per_s",
         "cpu_s",
         "cpu_us_per_chunk",
+        "cpu_user_s",
+        "cpu_sys_s",
         "peak_rss_mb",
         "ttft_err_p50_ms",
         "ttft_err_p99_ms",
