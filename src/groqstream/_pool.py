@@ -51,7 +51,7 @@ _STAGGER = 0.25  # Happy Eyeballs: seconds before the next address of a host is 
 _TLS_READ = READ_SIZE
 """Plaintext asked of one `SSLObject.read` (it returns one 16 KiB record at most). The buffer
 is allocated at this size and cut down: at 256 KiB that was an mmap and munmap per read,
-15 µs against 1.3 µs for a 300-byte record (benchmarks/tls_read.py)."""
+13.5 µs against 1.1 µs for a 300-byte record (benchmarks/tls_read.py)."""
 _perf_ns = time.perf_counter_ns
 log = logging.getLogger("groqstream")
 
