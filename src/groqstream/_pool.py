@@ -26,7 +26,6 @@ from typing import Any, cast
 from multidict import CIMultiDictProxy
 
 from ._h1 import Body, Head, HTTPProtocolError, body_for, parse_head
-from ._tls import handshake_started_ns
 
 __all__ = [
     "READ_SIZE",
@@ -897,5 +896,5 @@ def _cost(conn: Connection, start: int, end: int) -> tuple[float | None, float |
     ssl_object = conn.ssl_object
     if ssl_object is None:
         return (end - start) / 1e9, None, None
-    mid = handshake_started_ns(ssl_object) or conn.tcp_ns
+    mid = conn.tcp_ns  # the handshake starts as TCP is up (`TLSConnection._connected`)
     return (mid - start) / 1e9, (end - mid) / 1e9, bool(ssl_object.session_reused)

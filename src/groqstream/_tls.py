@@ -4,8 +4,8 @@ full handshake.
 DESIGN: beside `_pool.py`, whose TLS connections run the handshake themselves on
 `client_context(verify)` (or a caller's own context): `TLSConnection` creates its TLS object
 with `SSLContext.wrap_bio(..., server_hostname=...)`, and `ResumingContext.wrap_bio` passes
-the last good session for that host as `session=` and stamps the moment the TCP connection
-was ready (the handshake starts there), so a connection's cost splits into connect and TLS.
+the last good session for that host as `session=`. (The connection stamps when TCP was up:
+the handshake starts there, so its cost splits into connect and TLS with any context.)
 The pool hands a connection's session back with `SessionCache.keep` after its first
 response: with TLS 1.3 the tickets arrive after the handshake, so not at connect.
 """
@@ -16,7 +16,6 @@ import collections
 import functools
 import os
 import ssl
-import time
 from typing import Any
 
 from .errors import ConfigError
@@ -26,13 +25,10 @@ __all__ = [
     "ResumingContext",
     "SessionCache",
     "client_context",
-    "handshake_started_ns",
 ]
 
 MAX_TLS_HOSTS = 256
 """Hosts whose last TLS session a context keeps (least recently stored first out)."""
-
-_STAMP = "_groqstream_wrapped_ns"
 
 
 class SessionCache:
@@ -74,8 +70,8 @@ def _resumable(session: ssl.SSLSession, ssl_object: Any) -> bool:
 
 
 class ResumingContext(ssl.SSLContext):
-    """A client `ssl.SSLContext` that offers each host its last session (see `SessionCache`)
-    and stamps when each handshake begins."""
+    """A client `ssl.SSLContext` that offers each host its last session (see
+    `SessionCache`)."""
 
     sessions: SessionCache
 
@@ -90,16 +86,7 @@ class ResumingContext(ssl.SSLContext):
         """`SSLContext.wrap_bio`, offering the host's last session when none is given."""
         if session is None and not server_side and isinstance(server_hostname, str):
             session = self.sessions.get(server_hostname)
-        obj = super().wrap_bio(incoming, outgoing, server_side, server_hostname, session)
-        setattr(obj, _STAMP, time.perf_counter_ns())
-        return obj
-
-
-def handshake_started_ns(ssl_object: Any) -> int | None:
-    """When `ResumingContext` created this TLS object (the TCP connection was up), or None
-    for a context of another kind."""
-    stamp: int | None = getattr(ssl_object, _STAMP, None)
-    return stamp
+        return super().wrap_bio(incoming, outgoing, server_side, server_hostname, session)
 
 
 @functools.lru_cache(maxsize=8)
