@@ -310,16 +310,6 @@ class ChunkedBody(Body):
             self._tail = b""
         state = self._state
         if state == _SIZE:
-            # One whole chunk, the usual read of a token stream: cut here, without a call.
-            eol = data.find(b"\r\n", 0, 17)
-            line = data[:eol]
-            if eol > 0 and line.isalnum() and line[1:2] not in (b"x", b"X"):
-                try:
-                    end = eol + 2 + int(line, 16)
-                except ValueError:
-                    end = -1
-                if len(data) == end + 2 and end > eol + 2 and data.endswith(b"\r\n"):
-                    return data[eol + 2 : end]
             fast = self._whole(data)
             if fast is not None:
                 return fast
@@ -357,11 +347,12 @@ class ChunkedBody(Body):
         line. More are split at CRLF and kept only if every size (hex digits alone) equals
         its payload's length: a payload holding a CRLF cannot pass, since the size before it
         counts the bytes past that CRLF too."""
-        eol = data.find(b"\r\n", 0, 20)
-        if eol <= 0:
-            return None
-        end = eol + 2 + _chunk_size(data[:eol])
-        if len(data) == end + 2 and end > eol + 2 and data.endswith(b"\r\n"):
+        eol = data.find(b"\r\n", 0, 17)
+        size = _hex_size(data[:eol]) if eol > 0 else None
+        if size is None:
+            return None  # (a size line with extensions, or malformed: the general path)
+        end = eol + 2 + size
+        if len(data) == end + 2 and size and data.endswith(b"\r\n"):
             return data[eol + 2 : end]  # exactly one chunk: the usual read
         done = data.endswith(b"\r\n0\r\n\r\n")
         parts = (data[:-5] if done else data).split(b"\r\n")

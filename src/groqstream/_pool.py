@@ -131,11 +131,7 @@ class BodyReader:
                 self.eof = True
                 if body.overrun:
                     self._conn.close()  # the body is whole; the bytes past it end the connection
-        waiter = self._waiter  # (`_wake`, inline: this runs for every read)
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self._wake()
 
     def _fail(self, e: HTTPProtocolError) -> None:
         """The body is malformed: every later `read()` raises `e`; the connection ends."""
@@ -439,11 +435,7 @@ class TLSConnection(Connection):
         if self._outgoing.pending:
             self._flush()  # (a key update or a ticket acknowledgement to send)
         if plain:
-            reader = self.reader
-            if reader is not None:
-                reader.feed(plain)
-            else:
-                self._head_bytes(plain)
+            super().data_received(plain)
 
     def _decrypt(self) -> bytes:
         """All the plaintext of the records received whole (b"" for none)."""

@@ -185,32 +185,36 @@ class SSEDecoder:
                 out.append(ev)
         return out
 
-    def one_payload(self, data: bytes) -> bytes | None:
-        """The data of a read that is exactly one plain `data: ` event (the network's usual
-        read of a token stream), without a list around it; None for any other read, which
-        then goes to `feed_payloads` (nothing is consumed)."""
-        if (
-            data[:6] == b"data: "
-            and data[-2:] == b"\n\n"
-            and data.count(b"\n") == 2
-            and not (self._parts or self._head or self._skip_lf)
-            and b"\r" not in data
-            and len(data) <= self.max_event_bytes
-        ):
-            self._start = False  # (a stream that starts so has no byte order mark)
-            return data[6:-2]
-        return None
-
-    def feed_payloads(self, data: bytes) -> list[ServerSentEvent | bytes]:
-        """Like `feed`, but a plain event (one `data: ` line, default type, no id or retry)
-        comes back as its raw data bytes: the allocation-light form the stream reader uses."""
+    def _whole_events(self, data: bytes) -> bool:
+        """True if `data` may be a read of whole plain `data: ` events and nothing else, to
+        split in one pass: it starts and ends so, holds no CR, and the decoder is between
+        events. (Then the stream does not begin with a byte order mark: `_start` is over.)"""
         if (
             data[-2:] == b"\n\n"
             and data[:6] == b"data: "
             and not (self._parts or self._head or self._skip_lf)
             and b"\r" not in data
         ):
-            self._start = False  # (a stream that starts so has no byte order mark)
+            self._start = False
+            return True
+        return False
+
+    def one_payload(self, data: bytes) -> bytes | None:
+        """The data of a read that is exactly one plain `data: ` event (the network's usual
+        read of a token stream), without a list around it; None for any other read, which
+        then goes to `feed_payloads` (nothing is consumed)."""
+        if (
+            self._whole_events(data)
+            and data.count(b"\n") == 2
+            and len(data) <= self.max_event_bytes
+        ):
+            return data[6:-2]
+        return None
+
+    def feed_payloads(self, data: bytes) -> list[ServerSentEvent | bytes]:
+        """Like `feed`, but a plain event (one `data: ` line, default type, no id or retry)
+        comes back as its raw data bytes: the allocation-light form the stream reader uses."""
+        if self._whole_events(data):
             # The common case: a read of whole `data: <payload>` events and nothing else, split
             # in one pass (every LF then belongs to a "\n\ndata: " separator or the end).
             lines = data.count(b"\n")

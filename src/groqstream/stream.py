@@ -216,6 +216,14 @@ class _Watchdog:
         if self._handle is None and not self.late:
             self._arm(self._due()[0])
 
+    def tokens(self, now_ns: int) -> None:
+        """Output arrived at `now_ns` (the stream has had some, at least): the server is
+        alive, and from the first such read on the idle deadline applies."""
+        if self.alive_ns:
+            self.alive_ns = now_ns
+        else:
+            self.first_token(now_ns)
+
     def start_read(self) -> None:
         """The stream waits on the network again: a deadline the timer found passed while
         the consumer was busy is judged now."""
@@ -550,10 +558,7 @@ class ChatStream:
             return []
         payload = self._decoder.one_payload(data)
         if payload is not None and (d := asm.feed_one(payload, now)) is not None:
-            if wd.alive_ns:
-                wd.alive_ns = now
-            else:
-                wd.first_token(now)
+            wd.tokens(now)
             one = self._one  # reused: `_pending` is handed out before the next read
             one[0] = d
             return one
@@ -571,10 +576,7 @@ class ChatStream:
             return []
         deltas = asm.feed(events, now)
         if asm.output_ns:
-            if wd.alive_ns:
-                wd.alive_ns = now
-            else:
-                wd.first_token(now)
+            wd.tokens(now)
         if asm.error is not None:
             if not deltas:
                 raise asm.error
