@@ -23,7 +23,8 @@ def require_ray() -> ModuleType:
         raise ConfigError(
             "groqstream.distributed needs Ray: pip install 'groqstream[ray]'"
         ) from None
-    return ray
+    module: ModuleType = ray  # (without Ray's package its type is Any to mypy)
+    return module
 
 
 @contextlib.contextmanager

@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["RelayResponse", "resumed_response", "starlette_response"]
 
 
-class RelayResponse(StreamingResponse):
+# (Without the `ui` extra installed, StreamingResponse is Any to mypy: that one error is
+# ignored then, and the ignore itself is not an error when Starlette's types are there.)
+class RelayResponse(StreamingResponse):  # type: ignore[misc, unused-ignore]
     """A `StreamingResponse` over a relay that cancels upstream when the client leaves."""
 
     def __init__(self, source: Reader, headers: Mapping[str, str] | None = None) -> None:
