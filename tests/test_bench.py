@@ -169,8 +169,11 @@ def test_report_without_bench_json_recomputes_from_requests(
     for a, b in zip(live.levels, rebuilt.levels, strict=True):
         assert b.summary["completed"] == a.summary["completed"] == 12
         for key in ("median_ttft_ms", "p99_e2el_ms", "median_itl_ms"):
-            # each side is a sketch within RELATIVE_ACCURACY of the true value (ms rounded to µs)
-            assert b.summary[key] == pytest.approx(a.summary[key], rel=2 * RELATIVE_ACCURACY), key
+            # each side is a sketch within RELATIVE_ACCURACY of the true value, and the rebuilt
+            # side's samples were written in ms rounded to µs: half a µs more (which decides
+            # when an ITL is a few µs, as between chunks of one read)
+            bound = 2 * RELATIVE_ACCURACY * a.summary[key] + 0.0005
+            assert abs(b.summary[key] - a.summary[key]) <= bound, key
         # throughput from send/end spans: close to the live wall-clock figure, never above
         assert 0 < b.summary["request_throughput"] <= a.summary["request_throughput"] * 1.5
     assert rebuilt.levels[0].summary["request_goodput"] is None  # no bench.json: no SLOs known
