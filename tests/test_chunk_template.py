@@ -6,7 +6,9 @@ may not (`_learn_budget = 0`), and compares everything a user can observe.
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 import random
 from typing import Any
 
@@ -16,6 +18,7 @@ import pytest
 from groqstream import MalformedChunkError, _fastpath, chunks
 from groqstream.chunks import ChunkAssembler
 from groqstream.sse import ServerSentEvent
+from groqstream.types import Delta
 
 HEAD: dict[str, Any] = {
     "id": "chatcmpl-1",
@@ -85,6 +88,29 @@ def test_a_plain_stream_is_served_by_the_template() -> None:
     # the first read (its second chunk teaches the template) and the last; the 50 middle
     # chunks skip the general path
     assert Counting.parsed == 2 + 2
+
+
+@pytest.mark.parametrize("key", ["content", "reasoning"])
+def test_the_templates_deltas_are_deltas_in_every_way_a_user_sees(key: str) -> None:
+    # The template makes slimmer Delta subclasses; users compare, copy, pickle (Ray) and
+    # print them, and read every field.
+    reads = [[raw({key: f"t{k}"}) for k in range(3)], [raw({key: "z"})], [raw({key: "y"})]]
+    learner = ChunkAssembler()
+    deltas = [d for n, r in enumerate(reads) for d in learner.feed(r, n)]
+    assert learner._template is not None
+    fast = deltas[-2:]  # one from `run`, one from `feed_one`
+    assert all(type(d) is not Delta for d in fast)
+    for d in fast:
+        text = d.content or d.reasoning or ""
+        full = Delta("", text, None, None, 0, d.arrived_ns)
+        if key == "content":
+            full = Delta(text, None, None, None, 0, d.arrived_ns)
+        assert d == full and full == d and repr(d) == repr(full)
+        for copied in (pickle.loads(pickle.dumps(d)), copy.copy(d), copy.deepcopy(d)):
+            assert type(copied) is Delta and copied == full
+        fields = ("content", "reasoning", "tool_calls", "finish_reason", "index", "arrived_ns")
+        assert [getattr(d, f) for f in fields] == [getattr(full, f) for f in fields]
+        assert d.executed_tools is None
 
 
 def test_a_whole_response_in_one_read_is_parsed_only_where_no_template_fits(
@@ -226,6 +252,41 @@ def test_ignored_fields_that_change_every_chunk_become_holes() -> None:
     assert tpl.whole is not None  # `created` precedes the text
     # learned from the first chunk, then from the second, which showed which fields vary
     assert learner._learn_budget == 8 - 2
+
+
+@pytest.mark.parametrize("per_read", [1, 3])
+def test_a_field_before_the_text_that_changes_now_and_then_costs_a_match_per_change(
+    per_read: int,
+) -> None:
+    # `created` ticks once a second on a real server (here every 4 chunks): once it is a
+    # hole, the pattern runs when it changes and the chunks after start with the new bytes.
+    chunks = [raw({"content": f"t{k}"}, created=1730000000 + k // 4) for k in range(64)]
+    reads = [chunks[i : i + per_read] for i in range(0, len(chunks), per_read)]
+    learner = ChunkAssembler()
+    n = 0
+    while learner._template is None or learner._template.whole is None:
+        learner.feed(reads[n], n)  # until the template with `created` as a hole
+        n += 1
+    tpl = learner._template
+    assert tpl.renew
+    matched = []
+    whole = tpl.whole
+    assert whole is not None
+
+    def counted(p: bytes) -> Any:
+        matched.append(p)
+        return whole(p)
+
+    tpl.whole = counted
+    for i in range(n, len(reads)):
+        learner.feed(reads[i], i)
+    later = [c for r in reads[n:] for c in r]
+    changes = len({orjson.loads(c)["created"] for c in later}) - 1  # (it only goes up)
+    # `created` sits before the text: the first chunk after each change needs the pattern
+    assert len(matched) <= changes + 1
+    assert learner.text() == "".join(f"t{k}" for k in range(64))
+    got, want, _ = both(reads)
+    assert got == want
 
 
 def test_a_field_varying_after_the_text_is_matched_from_the_text_on() -> None:

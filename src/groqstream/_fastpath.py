@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from .types import Delta
+from .types import Delta, ReasoningOnlyDelta, TextOnlyDelta
 
 __all__ = ["Template", "learn", "parse_array", "run"]
 
@@ -52,7 +52,17 @@ class Template:
     choice.
     """
 
-    __slots__ = ("content", "fields", "index", "key", "prefix", "rest", "suffix", "whole")
+    __slots__ = (
+        "content",
+        "fields",
+        "index",
+        "key",
+        "prefix",
+        "renew",
+        "rest",
+        "suffix",
+        "whole",
+    )
 
     def __init__(
         self,
@@ -71,11 +81,22 @@ class Template:
         self.index = index
         self.rest: Pattern | None = None
         self.whole: Pattern | None = None
+        self.renew = False
         if holes:
             if all(start > text[0] for start, _ in holes):
                 self.rest = _compile(raw, text, holes, text[0])
             else:
                 self.whole = _compile(raw, text, holes, 0)
+                self.renew = all(start < text[0] for start, _ in holes)
+
+    def renewed(self, m: re.Match[bytes]) -> None:
+        """`whole` matched a chunk: if its holes all come before the text (`renew`), its
+        bytes up to the text are the prefix from now on. A field that changes now and then
+        (a `created` that ticks each second) then costs one pattern match per change, not
+        one per chunk: the chunks after it start with those bytes. (A chunk that starts with
+        them and ends with the suffix around one JSON string matches `whole` too.)"""
+        if self.renew:
+            self.prefix = m.string[: m.start(1) + 1]
 
 
 Pattern = Callable[..., "re.Match[bytes] | None"]
@@ -224,15 +245,18 @@ def run(
                     break
             elif whole is not None and (m := whole(p)) is not None:
                 text = _loads(m[1])
+                tpl.renewed(m)
+                prefix = tpl.prefix
+                lo = len(prefix) - 1
             else:
                 break
             n += 1
             if text:
                 parts_append(text)
                 if is_content:
-                    out_append(Delta(text, None, None, None, index, arrived_ns))
+                    out_append(TextOnlyDelta(text, index, arrived_ns))
                 else:
-                    out_append(Delta("", text, None, None, index, arrived_ns))
+                    out_append(ReasoningOnlyDelta(text, index, arrived_ns))
                 ns_append(arrived_ns)
     except (AttributeError, TypeError, _JSONDecodeError):
         pass  # an event object, or a text that is not one JSON string: the general path
@@ -253,6 +277,11 @@ def text_of(tpl: Template, p: Any) -> str | None:
             m = rest(p, len(prefix) - 1)
         elif tpl.whole is not None:
             m = tpl.whole(p)
+            if m is None:
+                return None
+            text: str = _loads(m[1])
+            tpl.renewed(m)
+            return text
         else:
             return None
         return _loads(m[1]) if m is not None else None
