@@ -16,7 +16,7 @@ import orjson
 from common import MESSAGES, args
 
 from groqstream._h1 import request_bytes
-from groqstream._pool import ConnStamps, Pool
+from groqstream._pool import BodyReader, Connection, ConnStamps, Pool
 from groqstream._tls import client_context
 from groqstream.chunks import ChunkAssembler
 from groqstream.sse import SSEDecoder
@@ -43,26 +43,26 @@ async def opener(url: str, concurrency: int) -> Ctx:
     return pool, request_bytes("POST", u.path + "/chat/completions", block, orjson.dumps(body))
 
 
-async def read_only(ctx: Ctx, n: int, record: bool) -> tuple[str, int, list[tuple[int, int]], int]:
+async def _sent(ctx: Ctx) -> tuple[Connection, BodyReader, int]:
+    """A pooled connection with the request sent and its response head in."""
     pool, data = ctx
     start = time.perf_counter_ns()
     conn = await pool.acquire(ConnStamps())
     await conn.send(data, "POST")
-    reader = conn.reader
-    assert reader is not None
+    assert conn.reader is not None
+    return conn, conn.reader, start
+
+
+async def read_only(ctx: Ctx, n: int, record: bool) -> tuple[str, int, list[tuple[int, int]], int]:
+    conn, reader, start = await _sent(ctx)
     while await reader.read():
         pass
-    pool.release(conn)
+    ctx[0].release(conn)
     return "", start, [], CHUNKS
 
 
 async def parse(ctx: Ctx, n: int, record: bool) -> tuple[str, int, list[tuple[int, int]], int]:
-    pool, data = ctx
-    start = time.perf_counter_ns()
-    conn = await pool.acquire(ConnStamps())
-    await conn.send(data, "POST")
-    reader = conn.reader
-    assert reader is not None
+    conn, reader, start = await _sent(ctx)
     dec, asm = SSEDecoder(), ChunkAssembler()
     got = 0
     while read := await reader.read():
@@ -72,7 +72,7 @@ async def parse(ctx: Ctx, n: int, record: bool) -> tuple[str, int, list[tuple[in
             got += 1
             continue
         got += len(asm.feed([one] if one is not None else dec.feed_payloads(read), now))
-    pool.release(conn)
+    ctx[0].release(conn)
     return asm.completion_id or "", start, [], got
 
 
