@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from .types import Delta, ReasoningOnlyDelta, TextOnlyDelta
+from .types import Delta
 
 __all__ = ["Template", "learn", "parse_array", "run"]
 
@@ -254,9 +254,9 @@ def run(
             if text:
                 parts_append(text)
                 if is_content:
-                    out_append(TextOnlyDelta(text, index, arrived_ns))
+                    out_append(Delta(text, None, None, None, index, arrived_ns))
                 else:
-                    out_append(ReasoningOnlyDelta(text, index, arrived_ns))
+                    out_append(Delta("", text, None, None, index, arrived_ns))
                 ns_append(arrived_ns)
     except (AttributeError, TypeError, _JSONDecodeError):
         pass  # an event object, or a text that is not one JSON string: the general path

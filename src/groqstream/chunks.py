@@ -28,16 +28,7 @@ from .errors import (
     status_error_class,
 )
 from .sse import ServerSentEvent
-from .types import (
-    Completion,
-    CompoundDelta,
-    Delta,
-    ExecutedTool,
-    ReasoningOnlyDelta,
-    TextOnlyDelta,
-    ToolCall,
-    Usage,
-)
+from .types import Completion, CompoundDelta, Delta, ExecutedTool, ToolCall, Usage
 
 __all__ = ["ChunkAssembler", "error_from_payload", "parse_completion", "status_for_error_type"]
 
@@ -384,8 +375,8 @@ class ChunkAssembler:
         self._tpl_texts.append(text)
         self.output_ns.append(arrived_ns)
         if tpl.content:
-            return TextOnlyDelta(text, tpl.index, arrived_ns)
-        return ReasoningOnlyDelta(text, tpl.index, arrived_ns)
+            return Delta(text, None, None, None, tpl.index, arrived_ns)
+        return Delta("", text, None, None, tpl.index, arrived_ns)
 
     def _templated(
         self, events: Sequence[ServerSentEvent | bytes], arrived_ns: int, out: list[Delta]

@@ -82,45 +82,6 @@ class Delta:
     __hash__ = None  # type: ignore[assignment]
 
 
-class TextOnlyDelta(Delta):
-    """A `Delta` of one choice's content and nothing else: what the learned-template fast path
-    makes for nearly every chunk of a stream. The fields it never has are class-level, so
-    one is built with three stores (~0.1 us less per chunk than a full `Delta` here). It is
-    a `Delta` in every way a user can observe: equal to one, shown and pickled as one."""
-
-    __slots__ = ()
-
-    reasoning = None
-    tool_calls = None
-    finish_reason = None
-
-    def __init__(self, content: str, index: int, arrived_ns: int) -> None:
-        self.content = content
-        self.index = index
-        self.arrived_ns = arrived_ns
-
-    def __reduce__(self) -> tuple[type[Delta], tuple[Any, ...]]:
-        return Delta, (self.content, None, None, None, self.index, self.arrived_ns)
-
-
-class ReasoningOnlyDelta(Delta):
-    """A `Delta` of one choice's reasoning text and nothing else (see `TextOnlyDelta`)."""
-
-    __slots__ = ()
-
-    content = ""
-    tool_calls = None
-    finish_reason = None
-
-    def __init__(self, reasoning: str, index: int, arrived_ns: int) -> None:
-        self.reasoning = reasoning
-        self.index = index
-        self.arrived_ns = arrived_ns
-
-    def __reduce__(self) -> tuple[type[Delta], tuple[Any, ...]]:
-        return Delta, ("", self.reasoning, None, None, self.index, self.arrived_ns)
-
-
 class CompoundDelta(Delta):
     """A `Delta` that also carries Groq compound models' `executed_tools` (built-in tools the
     server ran: web search, code execution, browsing)."""
