@@ -116,6 +116,7 @@ def test_the_templates_deltas_are_plain_deltas(key: str, monkeypatch: pytest.Mon
     assert "run" in used and "text_of" in used  # both fast paths made some of them
     for d in deltas:
         assert type(d) is Delta
+        assert all(hasattr(d, f) for f in Delta.__slots__)  # `run` builds them field by field
         for copied in (pickle.loads(pickle.dumps(d)), copy.copy(d), copy.deepcopy(d)):
             assert type(copied) is Delta and copied == d
         d.content, d.reasoning, d.finish_reason = "edited", None, "stop"

@@ -29,6 +29,7 @@ from .types import Delta
 __all__ = ["Template", "learn", "parse_array", "run"]
 
 _loads = orjson.loads
+_new = object.__new__
 _JSONDecodeError = orjson.JSONDecodeError
 
 # Tokens for a pattern's holes. The text's is any JSON string (its escapes allowed, unrolled
@@ -253,10 +254,16 @@ def run(
             n += 1
             if text:
                 parts_append(text)
+                # What `Delta(...)` sets, without the call of its `__init__` (~0.06 us of
+                # the ~0.18 a delta costs here): a plain Delta, every field its own.
+                d = _new(Delta)
                 if is_content:
-                    out_append(Delta(text, None, None, None, index, arrived_ns))
+                    d.content, d.reasoning = text, None
                 else:
-                    out_append(Delta("", text, None, None, index, arrived_ns))
+                    d.content, d.reasoning = "", text
+                d.tool_calls = d.finish_reason = None
+                d.index, d.arrived_ns = index, arrived_ns
+                out_append(d)
                 ns_append(arrived_ns)
     except (AttributeError, TypeError, _JSONDecodeError):
         pass  # an event object, or a text that is not one JSON string: the general path
