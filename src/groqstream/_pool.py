@@ -22,9 +22,11 @@ import socket
 import ssl
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from typing import Any, cast
 
+import anyio
 from multidict import CIMultiDictProxy
 
 from ._h1 import Body, Head, HTTPProtocolError, body_for, parse_head
@@ -40,6 +42,7 @@ __all__ = [
     "Pool",
     "PoolClosed",
     "Response",
+    "deadline_at",
 ]
 
 READ_SIZE = 64 * 1024
@@ -54,7 +57,26 @@ _TLS_READ = READ_SIZE
 is allocated at this size and cut down: at 256 KiB that was an mmap and munmap per read,
 13.5 µs against 1.1 µs for a 300-byte record (benchmarks/tls_read.py)."""
 _perf_ns = time.perf_counter_ns
+_INF = float("inf")
 log = logging.getLogger("groqstream")
+
+
+if sys.version_info >= (3, 11):
+
+    def deadline_at(due: float) -> AbstractAsyncContextManager[object]:
+        """A scope that raises TimeoutError at event-loop instant `due` (inf: never); the
+        standard library's on 3.11+, cheaper per request than anyio's (and, bounding a new
+        connection, than `wait_for`'s extra task)."""
+        return asyncio.timeout_at(None if due == _INF else due)
+
+else:  # pragma: no cover - Python 3.10
+
+    @contextlib.asynccontextmanager
+    async def deadline_at(due: float) -> AsyncIterator[None]:
+        """A scope that raises TimeoutError at event-loop instant `due` (inf: never)."""
+        left = None if due == _INF else max(0.0, due - asyncio.get_running_loop().time())
+        with anyio.fail_after(left):
+            yield
 
 
 class Disconnected(ConnectionError):
@@ -657,9 +679,11 @@ class Pool:
     async def open(self) -> Connection:
         """A new connection, counted in the pool but not idle in it."""
         start = _perf_ns()
+        timeout = self.connect_timeout
         try:
-            conn = await _within(self._connect(), self.connect_timeout)
-        except asyncio.TimeoutError:
+            async with deadline_at(_INF if timeout is None else self.loop.time() + timeout):
+                conn = await self._connect()
+        except TimeoutError:
             raise ConnectTimedOut(f"connecting took over {self.connect_timeout}s") from None
         if self.closed:
             conn.close()
@@ -841,19 +865,6 @@ class Pool:
                 conn.transport.abort()
         while self._waiters:
             self._room()
-
-
-async def _within(coro: Coroutine[Any, Any, Connection], timeout: float | None) -> Connection:
-    """`coro` within `timeout` seconds (None: no limit), in the calling task: on 3.11+ a
-    timer and a scope instead of `wait_for`'s extra task, future and callbacks (~10 us less
-    per new connection here, of the ~130 a plain-HTTP one costs in all: see
-    benchmarks/connect_cost.py)."""
-    if timeout is None:
-        return await coro
-    if sys.version_info >= (3, 11):
-        async with asyncio.timeout(timeout):
-            return await coro
-    return await asyncio.wait_for(coro, timeout)  # pragma: no cover - Python 3.10
 
 
 async def _first(

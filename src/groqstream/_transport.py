@@ -10,16 +10,13 @@ CR/LF, a redirect to anywhere).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import html
 import ipaddress
 import logging
 import math
 import re
 import ssl
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -39,6 +36,7 @@ from ._pool import (
     Pool,
     PoolClosed,
     Response,
+    deadline_at,
 )
 from ._tls import client_context
 from ._version import __version__
@@ -147,23 +145,6 @@ class Deadlines:
         if self.total <= self.first_byte:
             return self.total, TotalTimeout
         return self.first_byte, FirstByteTimeout
-
-
-if sys.version_info >= (3, 11):
-
-    def deadline_at(due: float) -> AbstractAsyncContextManager[object]:
-        """A scope that raises TimeoutError at event-loop instant `due` (inf: never); the
-        standard library's on 3.11+, cheaper per request than anyio's."""
-        return asyncio.timeout_at(None if due == _INF else due)
-
-else:  # pragma: no cover - Python 3.10
-
-    @contextlib.asynccontextmanager
-    async def deadline_at(due: float) -> AsyncIterator[None]:
-        """A scope that raises TimeoutError at event-loop instant `due` (inf: never)."""
-        left = None if due == _INF else max(0.0, due - asyncio.get_running_loop().time())
-        with anyio.fail_after(left):
-            yield
 
 
 def timeout_error(kind: type[APITimeoutError], t: Timeouts) -> APITimeoutError:

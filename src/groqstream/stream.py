@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from . import _hooks
 from ._looplag import LoopLagMonitor, monitor_for
-from ._pool import BodyReader, ConnStamps, Response
+from ._pool import BodyReader, ConnStamps, Response, deadline_at
 from ._retry import RetryPolicy, RetryState
 from ._transport import (
     CHAT_PATH,
@@ -27,7 +27,6 @@ from ._transport import (
     Deadlines,
     Timeouts,
     body_lost,
-    deadline_at,
     timeout_error,
 )
 from .chunks import ChunkAssembler
